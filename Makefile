@@ -1,0 +1,56 @@
+# py-auth: `make run` serves the API, `make test` runs the suite. Everything else is optional.
+SHELL := /bin/bash
+PYTHON ?= python3
+HOST ?= 127.0.0.1
+PORT ?= 8000
+BACKEND := backend
+VENV := $(BACKEND)/.venv
+BIN := $(VENV)/bin
+
+.DEFAULT_GOAL := help
+.PHONY: help run test lint format migrate revision
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+		{ echo "py-auth needs Python 3.11 or newer (PYTHON=$(PYTHON))"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# Stamps: dependencies are reinstalled only when a requirements file changes.
+$(VENV)/.runtime: $(BIN)/python $(BACKEND)/requirements.txt
+	$(BIN)/pip install --quiet -r $(BACKEND)/requirements.txt
+	@touch $@
+
+$(VENV)/.dev: $(VENV)/.runtime $(BACKEND)/requirements-dev.txt
+	$(BIN)/pip install --quiet -r $(BACKEND)/requirements-dev.txt
+	@touch $@
+
+# A local .env with a fresh JWT secret, written once and never overwritten.
+$(BACKEND)/.env:
+	@secret=$$($(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(64))') && \
+		sed "s|^JWT_SECRET=.*|JWT_SECRET=$$secret|" $(BACKEND)/.env.example > $@ && \
+		chmod 600 $@ && echo "Wrote $@ with a new JWT secret."
+
+run: $(VENV)/.runtime $(BACKEND)/.env ## Serve the API on http://$(HOST):$(PORT) (SQLite unless DATABASE_URL is set)
+	cd $(BACKEND) && .venv/bin/alembic upgrade head
+	cd $(BACKEND) && exec .venv/bin/uvicorn --factory app.main:create_app \
+		--host $(HOST) --port $(PORT) --no-access-log
+
+test: $(VENV)/.dev ## Run the suite (SQLite; TEST_DATABASE_URL=postgresql+asyncpg://... for PostgreSQL)
+	cd $(BACKEND) && .venv/bin/pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.dev ## ruff check, ruff format --check, mypy --strict
+	cd $(BACKEND) && .venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy
+
+format: $(VENV)/.dev ## Apply ruff's fixes and formatting
+	cd $(BACKEND) && .venv/bin/ruff check --fix . && .venv/bin/ruff format .
+
+migrate: $(VENV)/.runtime $(BACKEND)/.env ## Apply the migrations to DATABASE_URL
+	cd $(BACKEND) && .venv/bin/alembic upgrade head
+
+revision: $(VENV)/.dev $(BACKEND)/.env ## New migration from the models: make revision m="add x"
+	@test -n "$(m)" || { echo 'usage: make revision m="what it does"'; exit 1; }
+	cd $(BACKEND) && .venv/bin/alembic revision --autogenerate -m "$(m)"

@@ -1,0 +1,58 @@
+"""/articles: CRUD, each action gated by its own permission."""
+
+from fastapi import APIRouter, status
+
+from app.articles import service
+from app.articles.dependencies import (
+    ArticleCreator,
+    ArticleDeleter,
+    ArticleDep,
+    ArticleEditor,
+    ArticleReader,
+)
+from app.articles.schemas import ArticleCreate, ArticleRead, ArticleUpdate
+from app.core.database import SessionDep
+from app.core.errors import error_responses
+from app.core.pagination import Page, PageParamsDep
+
+router = APIRouter(prefix="/articles", tags=["articles"])
+
+
+@router.get("", response_model=Page[ArticleRead])
+async def list_articles(
+    _: ArticleReader, session: SessionDep, page: PageParamsDep
+) -> Page[ArticleRead]:
+    articles, total = await service.list_articles(session, page)
+    return Page(
+        items=[ArticleRead.model_validate(article) for article in articles],
+        total=total,
+        limit=page.limit,
+        offset=page.offset,
+    )
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=ArticleRead)
+async def create_article(
+    body: ArticleCreate, author: ArticleCreator, session: SessionDep
+) -> ArticleRead:
+    article = await service.create_article(session, body, author_id=author.id)
+    return ArticleRead.model_validate(article)
+
+
+@router.get("/{article_id}", response_model=ArticleRead, responses=error_responses(404))
+async def read_article(_: ArticleReader, article: ArticleDep) -> ArticleRead:
+    return ArticleRead.model_validate(article)
+
+
+@router.patch("/{article_id}", response_model=ArticleRead, responses=error_responses(404))
+async def update_article(
+    body: ArticleUpdate, _: ArticleEditor, article: ArticleDep, session: SessionDep
+) -> ArticleRead:
+    return ArticleRead.model_validate(await service.update_article(session, article, body))
+
+
+@router.delete(
+    "/{article_id}", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(404)
+)
+async def delete_article(_: ArticleDeleter, article: ArticleDep, session: SessionDep) -> None:
+    await service.delete_article(session, article)

@@ -1,0 +1,92 @@
+"""Settings, read once from the environment and backend/.env."""
+
+import os
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+BACKEND_DIR = Path(__file__).resolve().parents[2]
+DEFAULT_SQLITE_URL = f"sqlite+aiosqlite:///{BACKEND_DIR / 'py_auth.db'}"
+MIN_SECRET_BYTES = 32
+
+
+class SettingsError(RuntimeError):
+    """The configuration cannot work; the message says how to fix it."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=BACKEND_DIR / ".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    database_url: str = DEFAULT_SQLITE_URL
+    db_pool_size: int = Field(default=10, ge=1)
+    db_max_overflow: int = Field(default=10, ge=0)
+    db_pool_timeout_seconds: float = Field(default=5.0, gt=0)
+    # Bounds every connect attempt and statement, so an outage answers 503 instead of hanging.
+    db_timeout_seconds: float = Field(default=5.0, gt=0)
+
+    jwt_secret: SecretStr
+    jwt_algorithm: Literal["HS256", "HS384", "HS512"] = "HS256"
+    jwt_issuer: str = "py-auth"
+    jwt_audience: str = "py-auth"
+    access_token_minutes: int = Field(default=15, ge=1)
+    refresh_token_days: int = Field(default=14, ge=1)
+
+    # pwdlib's recommended Argon2id parameters; tests lower them through the environment.
+    argon2_time_cost: int = Field(default=3, ge=1)
+    argon2_memory_kib: int = Field(default=65536, ge=8)
+    argon2_parallelism: int = Field(default=4, ge=1)
+    # Concurrent hashes; each takes argon2_memory_kib of memory and a core for ~100 ms.
+    password_hash_concurrency: int = Field(default_factory=lambda: os.cpu_count() or 2, ge=1)
+
+    cors_origins: Annotated[list[str], NoDecode] = []
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("jwt_secret")
+    @classmethod
+    def _secret_is_long_enough(cls, value: SecretStr) -> SecretStr:
+        if len(value.get_secret_value().encode()) < MIN_SECRET_BYTES:
+            raise ValueError(f"must be at least {MIN_SECRET_BYTES} bytes")
+        return value
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _no_wildcard_origin(cls, value: list[str]) -> list[str]:
+        # Credentials (the Authorization header) must never be allowed from any origin.
+        if "*" in value:
+            raise ValueError("'*' is not allowed: list the origins that may call the API")
+        return value
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def load_settings() -> Settings:
+    """Read the settings, or fail with a message that says what to do."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            field = ".".join(str(part) for part in error["loc"]).upper()
+            if field == "JWT_SECRET":
+                problems.append(
+                    f"JWT_SECRET {'is missing' if error['type'] == 'missing' else error['msg']}: "
+                    "generate one with\n"
+                    "    python -c 'import secrets; print(secrets.token_urlsafe(64))'\n"
+                    "  and set it in the environment or in backend/.env (`make run` writes one)."
+                )
+            else:
+                problems.append(f"{field}: {error['msg']}")
+        raise SettingsError("py-auth cannot start:\n  " + "\n  ".join(problems)) from None

@@ -1,0 +1,170 @@
+"""One error type, one JSON shape: {"detail": str, "code": str, ...}.
+
+Every error the API returns is an ``AppError`` subclass (or is turned into one's
+shape by the handlers below), so clients can rely on ``code`` never changing.
+"""
+
+import logging
+from collections.abc import Mapping
+from http import HTTPStatus
+from typing import Any, ClassVar
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+logger = logging.getLogger("app.errors")
+
+
+class ErrorBody(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    detail: str
+    code: str
+
+
+class FieldError(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class ValidationErrorBody(ErrorBody):
+    errors: list[FieldError]
+
+
+class AppError(Exception):
+    """Base of every error the API returns on purpose."""
+
+    status_code: ClassVar[int] = 400
+    code: ClassVar[str] = "bad_request"
+    detail: ClassVar[str] = "Bad request."
+    headers: ClassVar[Mapping[str, str] | None] = None
+    # Most errors undo the request's writes. Some outcomes are refusals whose record must
+    # survive (a revoked token family, a counted failed login): those set this to True.
+    persist_changes: ClassVar[bool] = False
+
+    def __init__(self, detail: str | None = None, **extra: Any) -> None:
+        self.message = detail or self.detail
+        self.extra = extra
+        super().__init__(self.message)
+
+    def body(self) -> dict[str, Any]:
+        return {"detail": self.message, "code": self.code, **self.extra}
+
+
+class NotAuthenticated(AppError):
+    status_code = 401
+    code = "not_authenticated"
+    detail = "Not authenticated."
+    headers = {"WWW-Authenticate": "Bearer"}
+
+
+class InvalidToken(NotAuthenticated):
+    code = "invalid_token"
+    detail = "The access token is invalid."
+
+
+class TokenExpired(NotAuthenticated):
+    code = "token_expired"
+    detail = "The access token has expired."
+
+
+class PermissionDenied(AppError):
+    status_code = 403
+    code = "permission_denied"
+    detail = "You do not have permission to do this."
+
+
+class NotFound(AppError):
+    status_code = 404
+    code = "not_found"
+    detail = "Not found."
+
+
+class Conflict(AppError):
+    status_code = 409
+    code = "conflict"
+    detail = "The request conflicts with the current state."
+
+
+class ServiceUnavailable(AppError):
+    status_code = 503
+    code = "service_unavailable"
+    detail = "The service is temporarily unavailable; try again shortly."
+
+
+# The codes of errors raised by the framework itself, by status.
+_FRAMEWORK_CODES = {
+    400: "bad_request",
+    401: "not_authenticated",
+    403: "permission_denied",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    429: "rate_limited",
+    503: "service_unavailable",
+}
+
+# Database errors that mean "the database cannot be reached right now", not a bug.
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeoutError, OSError, TimeoutError)
+
+
+def error_response(
+    status_code: int, body: dict[str, Any], headers: Mapping[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse(jsonable_encoder(body), status_code=status_code, headers=headers)
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI documentation of the errors a route can return."""
+    return {
+        status: {"model": ErrorBody, "description": HTTPStatus(status).phrase}
+        for status in statuses
+    }
+
+
+async def _app_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, AppError)
+    return error_response(exc.status_code, exc.body(), exc.headers)
+
+
+async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = _FRAMEWORK_CODES.get(exc.status_code, "error")
+    detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+    return error_response(exc.status_code, {"detail": detail, "code": code}, exc.headers)
+
+
+async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {
+            "loc": list(error.get("loc", ())),
+            "msg": error.get("msg", ""),
+            "type": error.get("type", ""),
+        }
+        for error in exc.errors()
+    ]
+    body = {"detail": "The request is not valid.", "code": "validation_error", "errors": errors}
+    return error_response(422, body)
+
+
+async def _database_unavailable(_request: Request, exc: Exception) -> JSONResponse:
+    logger.warning("database unavailable: %s", type(exc).__name__)
+    return error_response(503, ServiceUnavailable().body())
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(AppError, _app_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    for exc_type in DATABASE_UNAVAILABLE:
+        app.add_exception_handler(exc_type, _database_unavailable)

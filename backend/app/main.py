@@ -1,0 +1,108 @@
+"""The application factory. Run with `uvicorn --factory app.main:create_app`."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
+
+from app.articles.router import router as articles_router
+from app.auth.dependencies import route_requirements
+from app.auth.router import router as auth_router
+from app.core.config import Settings, load_settings
+from app.core.database import Database
+from app.core.errors import ErrorBody, ValidationErrorBody, install_error_handlers
+from app.core.health import router as health_router
+from app.core.logging import configure_logging
+from app.core.middleware import RequestContextMiddleware
+from app.core.security import AccessTokenCodec, PasswordHasher
+from app.roles.router import router as roles_router
+from app.users.router import router as users_router
+
+DESCRIPTION = (
+    "Authentication and permission-based authorization: short-lived JWT access tokens "
+    "carrying identity only, rotating opaque refresh tokens, and permissions read from the "
+    "database on every request."
+)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or load_settings()
+    configure_logging(settings.log_level)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await app.state.database.dispose()
+
+    app = FastAPI(title="py-auth", version="1.0.0", description=DESCRIPTION, lifespan=lifespan)
+    app.state.settings = settings
+    app.state.database = Database(settings)
+    app.state.access_tokens = AccessTokenCodec(settings)
+    app.state.password_hasher = PasswordHasher(settings)
+
+    install_error_handlers(app)
+    for router in (health_router, auth_router, users_router, articles_router, roles_router):
+        app.include_router(router)
+
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_credentials=True,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+        )
+    app.add_middleware(RequestContextMiddleware)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = _document_security(app)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app
+
+
+def _error_response_doc(description: str, model: type[ErrorBody] = ErrorBody) -> dict[str, Any]:
+    ref = f"#/components/schemas/{model.__name__}"
+    return {"description": description, "content": {"application/json": {"schema": {"$ref": ref}}}}
+
+
+def _document_security(app: FastAPI) -> dict[str, Any]:
+    """The OpenAPI document, with each operation's permission, 401/403 and error bodies."""
+    schema = get_openapi(
+        title=app.title, version=app.version, description=app.description, routes=app.routes
+    )
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    for model in (ErrorBody, ValidationErrorBody):
+        components.update(
+            model.model_json_schema(ref_template="#/components/schemas/{model}").pop("$defs", {})
+        )
+        components[model.__name__] = model.model_json_schema(
+            ref_template="#/components/schemas/{model}"
+        )
+    components.pop("HTTPValidationError", None)
+    components.pop("ValidationError", None)
+    for route in app.routes:
+        if not isinstance(route, APIRoute):
+            continue
+        authenticated, permissions = route_requirements(route.dependant)
+        for method in route.methods or ():
+            operation = schema["paths"][route.path_format][method.lower()]
+            responses = operation.setdefault("responses", {})
+            if "422" in responses:
+                responses["422"] = _error_response_doc("Validation error", ValidationErrorBody)
+            if authenticated:
+                responses["401"] = _error_response_doc("Missing, invalid or expired token")
+            if permissions:
+                responses["403"] = _error_response_doc("The caller lacks a required permission")
+                operation["x-required-permissions"] = list(permissions)
+                required = ", ".join(f"`{name}`" for name in permissions)
+                operation["description"] = (
+                    f"Requires permission {required}.\n\n" + operation.get("description", "")
+                ).strip()
+    return schema

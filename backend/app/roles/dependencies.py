@@ -1,0 +1,8 @@
+"""Who may manage roles."""
+
+from typing import Annotated
+
+from app.auth.dependencies import require_permission
+from app.auth.schemas import Principal
+
+RoleManager = Annotated[Principal, require_permission("manage_roles")]

@@ -1,0 +1,35 @@
+"""Errors of role administration."""
+
+from app.core.errors import AppError, Conflict, NotFound
+
+
+class RoleNotFound(NotFound):
+    detail = "Role not found."
+
+
+class RoleAlreadyExists(Conflict):
+    detail = "A role with this name already exists."
+
+
+class BuiltInRoleProtected(Conflict):
+    detail = "Built-in roles (viewer, editor, admin) cannot be deleted."
+
+
+class RoleInUse(Conflict):
+    detail = "The role is still held by users: take it from them first."
+
+
+class AdminRoleProtected(Conflict):
+    detail = "The admin role keeps every permission."
+
+
+class UnknownPermission(AppError):
+    status_code = 422
+    code = "validation_error"
+
+    def __init__(self, names: list[str]) -> None:
+        reason = f"Unknown permission: {', '.join(names)}."
+        super().__init__(
+            reason,
+            errors=[{"loc": ["body", "permissions"], "msg": reason, "type": "unknown_permission"}],
+        )

@@ -1,0 +1,42 @@
+"""Shapes of roles and permissions."""
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.auth.models import Role
+from app.auth.schemas import StrictModel
+
+RoleName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_\-]*$")]
+PermissionNames = Annotated[list[str], Field(max_length=100)]
+
+
+class PermissionRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    name: str
+    description: str
+
+
+class RoleRead(BaseModel):
+    name: str
+    description: str
+    permissions: list[str] = Field(description="Permission names, sorted.")
+
+    @classmethod
+    def from_role(cls, role: Role) -> "RoleRead":
+        return cls(
+            name=role.name,
+            description=role.description,
+            permissions=sorted(permission.name for permission in role.permissions),
+        )
+
+
+class RoleCreate(StrictModel):
+    name: RoleName
+    description: Annotated[str, Field(max_length=255)] = ""
+    permissions: PermissionNames
+
+
+class RolePermissionsUpdate(StrictModel):
+    permissions: PermissionNames

@@ -1,0 +1,82 @@
+"""/users: the caller's own account, and user administration."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+
+from app.auth import service as auth_service
+from app.auth.dependencies import CurrentUser, PasswordHasherDep
+from app.auth.schemas import PasswordChangeRequest
+from app.core.database import SessionDep
+from app.core.errors import error_responses
+from app.core.pagination import Page, PageParamsDep
+from app.core.types import IdPath
+from app.users import service
+from app.users.dependencies import UserDeleter, UserEditor, UserReader
+from app.users.schemas import MeRead, MeUpdate, UserRead, UsersFilter, UserUpdate
+
+router = APIRouter(prefix="/users", tags=["users"])
+
+
+@router.get("/me", response_model=MeRead)
+async def read_me(user: CurrentUser) -> MeRead:
+    # Built from the caller loaded by the auth dependency: no second query.
+    return MeRead.from_principal(user)
+
+
+@router.patch("/me", response_model=UserRead)
+async def update_me(body: MeUpdate, user: CurrentUser, session: SessionDep) -> UserRead:
+    updated = await service.update_profile(session, user.id, full_name=body.full_name)
+    return UserRead.from_user(updated)
+
+
+@router.post("/me/password", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(400))
+async def change_my_password(
+    body: PasswordChangeRequest,
+    user: CurrentUser,
+    session: SessionDep,
+    hasher: PasswordHasherDep,
+) -> None:
+    await auth_service.change_password(
+        session,
+        hasher,
+        user_id=user.id,
+        current_password=body.current_password,
+        new_password=body.new_password,
+    )
+
+
+@router.get("", response_model=Page[UserRead])
+async def list_users(
+    _: UserReader,
+    session: SessionDep,
+    page: PageParamsDep,
+    email: Annotated[str | None, Query(max_length=320, description="Email substring.")] = None,
+    role: Annotated[str | None, Query(max_length=64, description="Role name.")] = None,
+) -> Page[UserRead]:
+    users, total = await service.list_users(session, UsersFilter(email=email, role=role), page)
+    return Page(
+        items=[UserRead.from_user(user) for user in users],
+        total=total,
+        limit=page.limit,
+        offset=page.offset,
+    )
+
+
+@router.get("/{user_id}", response_model=UserRead, responses=error_responses(404))
+async def read_user(user_id: IdPath, _: UserReader, session: SessionDep) -> UserRead:
+    return UserRead.from_user(await service.get_user(session, user_id))
+
+
+@router.patch("/{user_id}", response_model=UserRead, responses=error_responses(404, 409))
+async def update_user(
+    user_id: IdPath, body: UserUpdate, _: UserEditor, session: SessionDep
+) -> UserRead:
+    return UserRead.from_user(await service.update_user(session, user_id, body))
+
+
+@router.delete(
+    "/{user_id}", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(404, 409)
+)
+async def delete_user(user_id: IdPath, _: UserDeleter, session: SessionDep) -> None:
+    await service.delete_user(session, user_id)

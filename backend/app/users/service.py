@@ -1,0 +1,145 @@
+"""User administration and self-service profile changes."""
+
+from collections.abc import Awaitable, Callable
+
+from sqlalchemy import Select, delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+from sqlalchemy.sql import ColumnElement
+
+from app.auth.models import Role, User, user_roles
+from app.auth.service import revoke_all_refresh_tokens
+from app.core.pagination import PageParams
+from app.core.security import PasswordHasher
+from app.users.exceptions import LastAdminProtected, UnknownRole, UserNotFound
+from app.users.schemas import UsersFilter, UserUpdate
+
+ADMIN_ROLE = "admin"
+
+
+def _users_query() -> Select[User]:
+    return select(User).options(selectinload(User.roles))
+
+
+async def get_user(session: AsyncSession, user_id: int) -> User:
+    user = await session.scalar(_users_query().where(User.id == user_id))
+    if user is None:
+        raise UserNotFound()
+    return user
+
+
+async def list_users(
+    session: AsyncSession, filters: UsersFilter, page: PageParams
+) -> tuple[list[User], int]:
+    conditions: list[ColumnElement[bool]] = []
+    if filters.email:
+        # Emails are stored lower case; escape LIKE wildcards so the filter is a substring.
+        needle = filters.email.strip().lower()
+        escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        conditions.append(User.email.like(f"%{escaped}%", escape="\\"))
+    if filters.role:
+        conditions.append(User.roles.any(Role.name == filters.role))
+    total = await session.scalar(select(func.count()).select_from(User).where(*conditions))
+    users = await session.scalars(
+        _users_query()
+        .where(*conditions)
+        .order_by(User.created_at.desc(), User.id.desc())
+        .limit(page.limit)
+        .offset(page.offset)
+    )
+    return list(users), total or 0
+
+
+async def update_profile(session: AsyncSession, user_id: int, *, full_name: str | None) -> User:
+    user = await get_user(session, user_id)
+    user.full_name = full_name
+    await session.flush()
+    return user
+
+
+async def _roles_by_name(session: AsyncSession, names: list[str]) -> list[Role]:
+    wanted = set(names)
+    roles = list(await session.scalars(select(Role).where(Role.name.in_(wanted))))
+    unknown = sorted(wanted - {role.name for role in roles})
+    if unknown:
+        raise UnknownRole(unknown)
+    return sorted(roles, key=lambda role: role.name)
+
+
+async def _guard_last_admin(session: AsyncSession, user: User) -> None:
+    """Refuse a change that would leave no active admin.
+
+    Locks the active admins' rows (PostgreSQL) so that two admins demoting each other at
+    once cannot both pass the check; on SQLite, transactions are already serialized.
+    """
+    active_admin_ids = set(
+        await session.scalars(
+            select(User.id)
+            .join(user_roles, user_roles.c.user_id == User.id)
+            .join(Role, Role.id == user_roles.c.role_id)
+            .where(Role.name == ADMIN_ROLE, User.is_active.is_(True))
+            .with_for_update(of=User)
+        )
+    )
+    if user.id in active_admin_ids and len(active_admin_ids) == 1:
+        raise LastAdminProtected()
+
+
+def _is_active_admin(user: User) -> bool:
+    return user.is_active and any(role.name == ADMIN_ROLE for role in user.roles)
+
+
+async def update_user(session: AsyncSession, user_id: int, changes: UserUpdate) -> User:
+    user = await get_user(session, user_id)
+    fields = changes.model_fields_set
+    new_roles = await _roles_by_name(session, changes.roles) if changes.roles is not None else None
+    loses_admin = _is_active_admin(user) and (
+        (changes.is_active is False)
+        or (new_roles is not None and all(role.name != ADMIN_ROLE for role in new_roles))
+    )
+    if loses_admin:
+        await _guard_last_admin(session, user)
+    if "full_name" in fields:
+        user.full_name = changes.full_name
+    if changes.is_active is not None:
+        if user.is_active and not changes.is_active:
+            await revoke_all_refresh_tokens(session, user.id)
+        user.is_active = changes.is_active
+    if new_roles is not None:
+        user.roles = new_roles
+    await session.flush()
+    return user
+
+
+async def delete_user(session: AsyncSession, user_id: int) -> None:
+    """Delete a user; their refresh tokens go with them, their articles stay."""
+    user = await get_user(session, user_id)
+    if _is_active_admin(user):
+        await _guard_last_admin(session, user)
+    await session.execute(delete(User).where(User.id == user.id))
+
+
+async def grant_admin(
+    session: AsyncSession,
+    hasher: PasswordHasher,
+    *,
+    email: str,
+    password: Callable[[], Awaitable[str]],
+) -> bool:
+    """Make the user with this email an active admin, creating them when needed.
+
+    ``password`` is asked for only when a user is created. Returns whether one was.
+    """
+    admin = await session.scalar(select(Role).where(Role.name == ADMIN_ROLE))
+    if admin is None:
+        raise RuntimeError("The admin role is missing: run the migrations first.")
+    user = await session.scalar(_users_query().where(User.email == email))
+    created = user is None
+    if user is None:
+        user = User(email=email, hashed_password=await hasher.hash(await password()), roles=[])
+        session.add(user)
+    if admin not in user.roles:
+        user.roles.append(admin)
+    user.is_active = True
+    await session.flush()
+    return created

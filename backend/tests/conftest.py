@@ -1,0 +1,176 @@
+"""Fixtures: one migrated database per run (SQLite, or PostgreSQL with TEST_DATABASE_URL),
+emptied back to its seeded state after every test; an app on it; small factories."""
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from typing import Any, Protocol
+
+import httpx
+import pytest
+from sqlalchemy import delete, insert, select
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
+
+from app.auth.models import Role, User
+from app.core.config import Settings
+from app.core.security import AccessTokenCodec
+from app.main import create_app
+from app.models import Base
+from tests.helpers import (
+    ON_POSTGRES,
+    PASSWORD,
+    SEED_TABLES,
+    TEST_DATABASE_URL,
+    make_settings,
+    run_migrations,
+)
+
+
+async def _run_on_server(sql: str) -> None:
+    """CREATE/DROP DATABASE, through the database TEST_DATABASE_URL names."""
+    engine = create_async_engine(TEST_DATABASE_URL, isolation_level="AUTOCOMMIT")
+    async with engine.connect() as connection:
+        await connection.exec_driver_sql(sql)
+    await engine.dispose()
+
+
+def _create_database() -> str:
+    """A new, empty PostgreSQL database on the TEST_DATABASE_URL server: runs never collide."""
+    name = f"pyauth_test_{uuid.uuid4().hex[:12]}"
+    asyncio.run(_run_on_server(f'CREATE DATABASE "{name}"'))
+    return make_url(TEST_DATABASE_URL).set(database=name).render_as_string(hide_password=False)
+
+
+def _drop_database(database_url: str) -> None:
+    name = make_url(database_url).database
+    asyncio.run(_run_on_server(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+class DatabaseFactory(Protocol):
+    def __call__(self) -> str: ...
+
+
+@pytest.fixture(scope="session")
+def new_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DatabaseFactory]:
+    """Makes empty databases of the back end under test; drops them at the end of the run."""
+    created: list[str] = []
+
+    def factory() -> str:
+        if ON_POSTGRES:
+            url = _create_database()
+        else:
+            path = tmp_path_factory.mktemp("db") / "test.db"
+            url = f"sqlite+aiosqlite:///{path}"
+        created.append(url)
+        return url
+
+    yield factory
+    if ON_POSTGRES:
+        for url in created:
+            _drop_database(url)
+
+
+@pytest.fixture(scope="session")
+def database_url(new_database: DatabaseFactory) -> str:
+    url = new_database()
+    run_migrations(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str) -> Settings:
+    return make_settings(database_url)
+
+
+@pytest.fixture(scope="session")
+async def app(settings: Settings) -> AsyncIterator[Any]:
+    application = create_app(settings)
+    yield application
+    await application.state.database.dispose()
+
+
+@pytest.fixture(scope="session")
+async def seed_rows(app: Any) -> dict[str, list[dict[str, Any]]]:
+    """The rows the migrations seeded, to restore after each test."""
+    async with app.state.database.engine.connect() as connection:
+        return {
+            name: [
+                dict(row._mapping)
+                for row in await connection.execute(select(Base.metadata.tables[name]))
+            ]
+            for name in SEED_TABLES
+        }
+
+
+@pytest.fixture(autouse=True)
+async def _clean_database(
+    request: pytest.FixtureRequest,
+) -> AsyncIterator[None]:
+    yield
+    if "app" not in request.fixturenames:
+        return
+    app = request.getfixturevalue("app")
+    seeds = request.getfixturevalue("seed_rows")
+    async with app.state.database.engine.begin() as connection:
+        for table in reversed(Base.metadata.sorted_tables):
+            await connection.execute(delete(table))
+        for name in SEED_TABLES:
+            await connection.execute(insert(Base.metadata.tables[name]), seeds[name])
+
+
+@pytest.fixture
+async def client(app: Any, seed_rows: Any) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 50000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        yield http
+
+
+@pytest.fixture
+async def session(app: Any) -> AsyncIterator[AsyncSession]:
+    """A session of its own, for arranging data and checking what the API wrote."""
+    async with app.state.database.sessionmaker() as db_session:
+        yield db_session
+
+
+MakeUser = Callable[..., Awaitable[User]]
+
+
+@pytest.fixture
+def make_user(app: Any, session: AsyncSession) -> MakeUser:
+    """`await make_user(roles=["editor"])`: a committed user whose password is PASSWORD."""
+    hasher = app.state.password_hasher
+    counter = iter(range(1, 1_000_000))
+
+    async def factory(
+        email: str | None = None,
+        *,
+        roles: Sequence[str] = ("viewer",),
+        password: str = PASSWORD,
+        is_active: bool = True,
+        full_name: str | None = None,
+    ) -> User:
+        role_rows = list(await session.scalars(select(Role).where(Role.name.in_(roles))))
+        user = User(
+            email=email or f"user{next(counter)}-{uuid.uuid4().hex[:6]}@example.com",
+            hashed_password=await hasher.hash(password),
+            full_name=full_name,
+            is_active=is_active,
+            roles=role_rows,
+        )
+        session.add(user)
+        await session.commit()
+        return user
+
+    return factory
+
+
+@pytest.fixture
+def auth_headers(app: Any) -> Callable[[User], dict[str, str]]:
+    """Bearer headers for a user, with a token issued the way login issues it."""
+    codec: AccessTokenCodec = app.state.access_tokens
+
+    def headers(user: User) -> dict[str, str]:
+        return {"Authorization": f"Bearer {codec.issue(user.id)}"}
+
+    return headers
