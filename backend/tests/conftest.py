@@ -104,14 +104,14 @@ async def seed_rows(app: Any) -> dict[str, list[dict[str, Any]]]:
 
 
 @pytest.fixture(autouse=True)
-async def _clean_database(
-    request: pytest.FixtureRequest,
-) -> AsyncIterator[None]:
-    yield
+async def _clean_database(request: pytest.FixtureRequest) -> AsyncIterator[None]:
+    """After each test that used the app, empty every table and restore the seeded rows."""
     if "app" not in request.fixturenames:
+        yield
         return
     app = request.getfixturevalue("app")
     seeds = request.getfixturevalue("seed_rows")
+    yield
     async with app.state.database.engine.begin() as connection:
         for table in reversed(Base.metadata.sorted_tables):
             await connection.execute(delete(table))

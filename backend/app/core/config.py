@@ -8,6 +8,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 BACKEND_DIR = Path(__file__).resolve().parents[2]
+ENV_FILE = BACKEND_DIR / ".env"
 DEFAULT_SQLITE_URL = f"sqlite+aiosqlite:///{BACKEND_DIR / 'py_auth.db'}"
 MIN_SECRET_BYTES = 32
 
@@ -18,7 +19,7 @@ class SettingsError(RuntimeError):
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_file=BACKEND_DIR / ".env", env_file_encoding="utf-8", extra="ignore"
+        env_file=ENV_FILE, env_file_encoding="utf-8", extra="ignore"
     )
 
     database_url: str = DEFAULT_SQLITE_URL
@@ -72,10 +73,10 @@ class Settings(BaseSettings):
         return self.database_url.startswith("sqlite")
 
 
-def load_settings() -> Settings:
+def load_settings(env_file: Path | None = ENV_FILE) -> Settings:
     """Read the settings, or fail with a message that says what to do."""
     try:
-        return Settings()
+        return Settings(_env_file=env_file)  # type: ignore[call-arg]
     except ValidationError as exc:
         problems = []
         for error in exc.errors():
