@@ -76,7 +76,7 @@ class Settings(BaseSettings):
 def load_settings(env_file: Path | None = ENV_FILE) -> Settings:
     """Read the settings, or fail with a message that says what to do."""
     try:
-        return Settings(_env_file=env_file)  # type: ignore[call-arg]
+        return Settings(_env_file=env_file)
     except ValidationError as exc:
         problems = []
         for error in exc.errors():

@@ -1,0 +1,260 @@
+"""Access tokens, checked against GET /users/me: only a token this service issued, unexpired,
+for this issuer and audience, of the access type, for an active user, gets in."""
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import jwt
+import pytest
+from sqlalchemy import delete
+
+from app.auth.models import User
+from app.core.clock import utcnow
+from tests.helpers import TEST_SECRET, bearer, login
+
+OTHER_SECRET = "another-secret-that-is-long-enough-for-hs256-9876543210"
+
+
+def forge(
+    settings,
+    user_id: int,
+    *,
+    key: str = TEST_SECRET,
+    algorithm: str = "HS256",
+    typ: str | None = "at+jwt",
+    drop: tuple[str, ...] = (),
+    **overrides: Any,
+) -> str:
+    """An access token built by hand: by default exactly what the service would issue."""
+    now = utcnow()
+    claims: dict[str, Any] = {
+        "sub": str(user_id),
+        "iat": now,
+        "exp": now + timedelta(minutes=5),
+        "jti": uuid.uuid4().hex,
+        "iss": settings.jwt_issuer,
+        "aud": settings.jwt_audience,
+        "type": "access",
+        **overrides,
+    }
+    for name in drop:
+        del claims[name]
+    headers = {"typ": typ} if typ is not None else {}
+    return jwt.encode(claims, key, algorithm=algorithm, headers=headers)
+
+
+def _assert_401(response, code: str) -> None:
+    assert response.status_code == 401, response.text
+    assert response.json()["code"] == code
+    assert response.headers["WWW-Authenticate"] == "Bearer"
+
+
+async def _me(client, token: str):
+    return await client.get("/users/me", headers=bearer(token))
+
+
+async def test_a_token_forged_like_the_service_issues_them_is_accepted(client, make_user, settings):
+    # The control for the tests below: each changes one thing of this token.
+    user = await make_user()
+
+    response = await _me(client, forge(settings, user.id))
+
+    assert response.status_code == 200, response.text
+    assert response.json()["id"] == user.id
+
+
+async def test_missing_token_gives_401_not_authenticated(client):
+    response = await client.get("/users/me")
+
+    _assert_401(response, "not_authenticated")
+
+
+async def test_non_bearer_authorization_gives_401_not_authenticated(client):
+    response = await client.get("/users/me", headers={"Authorization": "Basic dXNlcjpwYXNz"})
+
+    _assert_401(response, "not_authenticated")
+
+
+@pytest.mark.parametrize("token", ["garbage", "a.b.c", "eyJhbGciOiJIUzI1NiJ9..", "\u00e9t\u00e9"])
+async def test_garbage_token_gives_401_invalid_token(client, token):
+    # Sent as UTF-8 bytes: a header is not always ASCII.
+    response = await client.get("/users/me", headers={"Authorization": f"Bearer {token}".encode()})
+
+    _assert_401(response, "invalid_token")
+
+
+async def test_tampered_signature_gives_401(client, make_user, auth_headers):
+    user = await make_user()
+    token = auth_headers(user)["Authorization"].removeprefix("Bearer ")
+    header, payload, signature = token.split(".")
+    flipped = "A" if signature[10] != "A" else "B"
+    tampered = f"{header}.{payload}.{signature[:10]}{flipped}{signature[11:]}"
+
+    response = await _me(client, tampered)
+
+    _assert_401(response, "invalid_token")
+
+
+async def test_tampered_payload_gives_401(client, make_user, auth_headers, settings):
+    user = await make_user()
+    other = await make_user(roles=["admin"])
+    token = auth_headers(user)["Authorization"].removeprefix("Bearer ")
+    _, _, signature = token.split(".")
+    header, payload, _ = forge(settings, other.id).split(".")
+
+    response = await _me(client, f"{header}.{payload}.{signature}")
+
+    _assert_401(response, "invalid_token")
+
+
+async def test_alg_none_token_gives_401(client, make_user, settings):
+    user = await make_user()
+    token = forge(settings, user.id, key=None, algorithm="none")  # type: ignore[arg-type]
+
+    response = await _me(client, token)
+
+    _assert_401(response, "invalid_token")
+
+
+async def test_token_signed_with_another_secret_gives_401(client, make_user, settings):
+    user = await make_user()
+
+    response = await _me(client, forge(settings, user.id, key=OTHER_SECRET))
+
+    _assert_401(response, "invalid_token")
+
+
+async def test_token_signed_with_another_hmac_algorithm_gives_401(client, make_user, settings):
+    user = await make_user()
+
+    response = await _me(client, forge(settings, user.id, algorithm="HS384"))
+
+    _assert_401(response, "invalid_token")
+
+
+async def test_token_of_another_issuer_gives_401(client, make_user, settings):
+    user = await make_user()
+
+    response = await _me(client, forge(settings, user.id, iss="someone-else"))
+
+    _assert_401(response, "invalid_token")
+
+
+async def test_token_for_another_audience_gives_401(client, make_user, settings):
+    user = await make_user()
+
+    response = await _me(client, forge(settings, user.id, aud="another-api"))
+
+    _assert_401(response, "invalid_token")
+
+
+async def test_expired_token_gives_401_token_expired(client, make_user, settings):
+    user = await make_user()
+    past = utcnow() - timedelta(hours=1)
+    token = forge(settings, user.id, iat=past, exp=past + timedelta(minutes=15))
+
+    response = await _me(client, token)
+
+    _assert_401(response, "token_expired")
+
+
+@pytest.mark.parametrize("claim", ["sub", "exp", "iat", "jti", "iss", "aud", "type"])
+async def test_token_missing_a_required_claim_gives_401(client, make_user, settings, claim):
+    user = await make_user()
+
+    response = await _me(client, forge(settings, user.id, drop=(claim,)))
+
+    _assert_401(response, "invalid_token")
+
+
+@pytest.mark.parametrize("sub", ["not-a-number", "", "1.5"])
+async def test_token_whose_subject_is_not_a_user_id_gives_401(client, make_user, settings, sub):
+    await make_user()
+
+    response = await _me(client, forge(settings, 0, sub=sub))
+
+    _assert_401(response, "invalid_token")
+
+
+async def test_token_of_type_refresh_gives_401(client, make_user, settings):
+    user = await make_user()
+
+    response = await _me(client, forge(settings, user.id, type="refresh"))
+
+    _assert_401(response, "invalid_token")
+
+
+@pytest.mark.parametrize("typ", ["JWT", "jwt", None], ids=["JWT", "jwt", "no-typ"])
+async def test_token_whose_header_typ_is_not_at_jwt_gives_401(client, make_user, settings, typ):
+    user = await make_user()
+
+    response = await _me(client, forge(settings, user.id, typ=typ))
+
+    _assert_401(response, "invalid_token")
+
+
+async def test_access_token_carries_identity_claims_only(client, make_user, settings):
+    user = await make_user(roles=["admin"])
+    tokens = await login(client, user.email)
+
+    claims = jwt.decode(
+        tokens["access_token"],
+        TEST_SECRET,
+        algorithms=["HS256"],
+        audience=settings.jwt_audience,
+        issuer=settings.jwt_issuer,
+    )
+
+    assert {"sub", "exp", "iat", "jti", "iss", "aud", "type"} <= set(claims)
+    assert claims["sub"] == str(user.id)
+    assert claims["type"] == "access"
+    assert claims["exp"] - claims["iat"] == settings.access_token_minutes * 60
+    assert not {"roles", "permissions", "scope", "email"} & set(claims)
+
+
+async def test_access_token_header_typ_is_at_jwt(client, make_user):
+    user = await make_user()
+    tokens = await login(client, user.email)
+
+    header = jwt.get_unverified_header(tokens["access_token"])
+
+    assert header["typ"] == "at+jwt"
+    assert header["alg"] == "HS256"
+
+
+async def test_each_access_token_has_its_own_jti(client, make_user):
+    user = await make_user()
+    first = await login(client, user.email)
+    second = await login(client, user.email)
+
+    jtis = {
+        jwt.decode(tokens["access_token"], options={"verify_signature": False})["jti"]
+        for tokens in (first, second)
+    }
+
+    assert len(jtis) == 2
+
+
+async def test_deactivated_users_token_stops_working_at_the_next_request(
+    client, session, make_user, auth_headers
+):
+    user = await make_user()
+    headers = auth_headers(user)
+    assert (await client.get("/users/me", headers=headers)).status_code == 200
+
+    user.is_active = False
+    await session.commit()
+
+    _assert_401(await client.get("/users/me", headers=headers), "invalid_token")
+
+
+async def test_deleted_users_token_gives_401(client, session, make_user, auth_headers):
+    user = await make_user()
+    headers = auth_headers(user)
+    assert (await client.get("/users/me", headers=headers)).status_code == 200
+
+    await session.execute(delete(User).where(User.id == user.id))
+    await session.commit()
+
+    _assert_401(await client.get("/users/me", headers=headers), "invalid_token")
