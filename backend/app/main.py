@@ -14,9 +14,12 @@ from app.auth.dependencies import route_requirements
 from app.auth.router import router as auth_router
 from app.core.config import Settings, load_settings
 from app.core.database import Database
+from app.core.docs import install_docs
 from app.core.errors import ErrorBody, ValidationErrorBody, install_error_handlers
 from app.core.health import router as health_router
 from app.core.logging import configure_logging
+from app.core.metrics import router as metrics_router
+from app.core.metrics import watch_pool
 from app.core.middleware import RequestContextMiddleware
 from app.core.security import AccessTokenCodec, PasswordHasher
 from app.roles.router import router as roles_router
@@ -31,21 +34,38 @@ DESCRIPTION = (
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or load_settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
         await app.state.database.dispose()
 
-    app = FastAPI(title="py-auth", version="1.0.0", description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(
+        title="py-auth",
+        version="1.0.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,  # served by install_docs, without a CDN
+        redoc_url=None,
+    )
     app.state.settings = settings
     app.state.database = Database(settings)
     app.state.access_tokens = AccessTokenCodec(settings)
     app.state.password_hasher = PasswordHasher(settings)
 
+    watch_pool(app.state.database.connections_in_use)
+
     install_error_handlers(app)
-    for router in (health_router, auth_router, users_router, articles_router, roles_router):
+    install_docs(app)
+    for router in (
+        health_router,
+        metrics_router,
+        auth_router,
+        users_router,
+        articles_router,
+        roles_router,
+    ):
         app.include_router(router)
 
     if settings.cors_origins:
@@ -56,7 +76,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
             allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
         )
-    app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(
+        RequestContextMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        trusted_proxies=settings.trusted_proxies,
+        hsts=settings.hsts_enabled,
+    )
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -88,7 +113,7 @@ def _document_security(app: FastAPI) -> dict[str, Any]:
     components.pop("HTTPValidationError", None)
     components.pop("ValidationError", None)
     for route in app.routes:
-        if not isinstance(route, APIRoute):
+        if not isinstance(route, APIRoute) or not route.include_in_schema:
             continue
         authenticated, permissions = route_requirements(route.dependant)
         for method in route.methods or ():

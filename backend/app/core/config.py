@@ -1,6 +1,7 @@
 """Settings, read once from the environment and backend/.env."""
 
 import os
+from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -18,9 +19,7 @@ class SettingsError(RuntimeError):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_file=ENV_FILE, env_file_encoding="utf-8", extra="ignore"
-    )
+    model_config = SettingsConfigDict(env_file=ENV_FILE, env_file_encoding="utf-8", extra="ignore")
 
     database_url: str = DEFAULT_SQLITE_URL
     db_pool_size: int = Field(default=10, ge=1)
@@ -44,7 +43,15 @@ class Settings(BaseSettings):
     password_hash_concurrency: int = Field(default_factory=lambda: os.cpu_count() or 2, ge=1)
 
     cors_origins: Annotated[list[str], NoDecode] = []
+    # Proxies whose X-Forwarded-For is believed (IPs or CIDR networks, comma-separated).
+    trusted_proxies: Annotated[list[IPv4Network | IPv6Network], NoDecode] = []
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    hsts_enabled: bool = False
+
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["json", "console"] = "json"
+    metrics_enabled: bool = True
+    metrics_token: SecretStr | None = None
 
     @field_validator("jwt_secret")
     @classmethod
@@ -53,7 +60,7 @@ class Settings(BaseSettings):
             raise ValueError(f"must be at least {MIN_SECRET_BYTES} bytes")
         return value
 
-    @field_validator("cors_origins", mode="before")
+    @field_validator("cors_origins", "trusted_proxies", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
         if isinstance(value, str):

@@ -102,6 +102,10 @@ class Database:
         self.engine = create_engine(settings)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
 
+    def connections_in_use(self) -> int:
+        checked_out = getattr(self.engine.pool, "checkedout", None)
+        return int(checked_out()) if checked_out is not None else 0
+
     async def dispose(self) -> None:
         await self.engine.dispose()
 

@@ -1,0 +1,170 @@
+"""POST /auth/refresh: rotation, reuse detection, expiry, and what the database keeps."""
+
+import asyncio
+import hashlib
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+import app.auth.service as auth_service
+from app.auth.models import RefreshToken
+from app.core.clock import utcnow
+from tests.helpers import bearer, login
+
+
+async def _refresh(client, refresh_token: str):
+    return await client.post("/auth/refresh", json={"refresh_token": refresh_token})
+
+
+def _assert_401(response, code: str) -> None:
+    assert response.status_code == 401, response.text
+    assert response.json()["code"] == code
+    assert response.headers["WWW-Authenticate"] == "Bearer"
+
+
+async def test_refresh_returns_a_new_pair_with_a_different_refresh_token(client, make_user):
+    user = await make_user()
+    tokens = await login(client, user.email)
+
+    response = await _refresh(client, tokens["refresh_token"])
+
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert set(body) == {"access_token", "refresh_token", "token_type", "expires_in"}
+    assert body["token_type"] == "bearer"
+    assert body["expires_in"] == 900
+    assert body["refresh_token"] != tokens["refresh_token"]
+    assert body["access_token"] != tokens["access_token"]
+    me = await client.get("/users/me", headers=bearer(body["access_token"]))
+    assert me.status_code == 200
+    assert me.json()["id"] == user.id
+
+
+async def test_refresh_token_rotation_revokes_the_presented_token(client, make_user):
+    user = await make_user()
+    tokens = await login(client, user.email)
+    assert (await _refresh(client, tokens["refresh_token"])).status_code == 200
+
+    response = await _refresh(client, tokens["refresh_token"])
+
+    _assert_401(response, "token_revoked")
+
+
+async def test_refresh_token_reuse_revokes_the_family(client, make_user):
+    user = await make_user()
+    stolen = (await login(client, user.email))["refresh_token"]
+    rotated = await _refresh(client, stolen)
+    assert rotated.status_code == 200
+    newest = rotated.json()["refresh_token"]
+
+    assert (await _refresh(client, stolen)).status_code == 401
+
+    _assert_401(await _refresh(client, newest), "token_revoked")
+
+
+async def test_refresh_token_reuse_leaves_other_logins_alone(client, make_user):
+    user = await make_user()
+    stolen = (await login(client, user.email))["refresh_token"]
+    other_login = (await login(client, user.email))["refresh_token"]
+    assert (await _refresh(client, stolen)).status_code == 200
+    assert (await _refresh(client, stolen)).status_code == 401
+
+    response = await _refresh(client, other_login)
+
+    assert response.status_code == 200, response.text
+
+
+async def test_unknown_refresh_token_gives_401_invalid_token(client, make_user):
+    await make_user()
+
+    response = await _refresh(client, "x" * 43)
+
+    _assert_401(response, "invalid_token")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{"refresh_token": ""}, {"refresh_token": "x" * 513}, {"refresh_token": 42}, {}],
+    ids=["empty", "too-long", "not-a-string", "missing"],
+)
+async def test_malformed_refresh_token_is_refused(client, body):
+    response = await client.post("/auth/refresh", json=body)
+
+    assert response.status_code in {401, 422}
+    assert response.json()["code"] in {"validation_error", "invalid_token"}
+
+
+async def test_refresh_token_sent_with_extra_fields_is_refused(client, make_user):
+    user = await make_user()
+    tokens = await login(client, user.email)
+
+    response = await client.post(
+        "/auth/refresh", json={"refresh_token": tokens["refresh_token"], "user_id": 1}
+    )
+
+    assert response.status_code == 422
+
+
+async def test_expired_refresh_token_gives_401_token_expired(
+    client, make_user, settings, monkeypatch
+):
+    user = await make_user()
+    tokens = await login(client, user.email)
+    later = utcnow() + timedelta(days=settings.refresh_token_days, minutes=1)
+    monkeypatch.setattr(auth_service, "utcnow", lambda: later)
+
+    response = await _refresh(client, tokens["refresh_token"])
+
+    _assert_401(response, "token_expired")
+
+
+async def test_refresh_token_still_works_just_before_it_expires(
+    client, make_user, settings, monkeypatch
+):
+    user = await make_user()
+    tokens = await login(client, user.email)
+    almost = utcnow() + timedelta(days=settings.refresh_token_days, minutes=-1)
+    monkeypatch.setattr(auth_service, "utcnow", lambda: almost)
+
+    response = await _refresh(client, tokens["refresh_token"])
+
+    assert response.status_code == 200, response.text
+
+
+async def test_refresh_token_is_stored_only_as_its_sha256(client, session, make_user):
+    user = await make_user()
+    first = (await login(client, user.email))["refresh_token"]
+    second = (await _refresh(client, first)).json()["refresh_token"]
+
+    rows = (await session.execute(select(RefreshToken.__table__))).mappings().all()
+
+    assert len(rows) == 2
+    hashes = {row["token_hash"] for row in rows}
+    assert hashes == {hashlib.sha256(token.encode()).hexdigest() for token in (first, second)}
+    for row in rows:
+        for value in row.values():
+            assert first not in str(value)
+            assert second not in str(value)
+
+
+async def test_refresh_of_an_inactive_users_token_gives_401(client, session, make_user):
+    user = await make_user()
+    tokens = await login(client, user.email)
+    user.is_active = False
+    await session.commit()
+
+    response = await _refresh(client, tokens["refresh_token"])
+
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"] == "Bearer"
+
+
+async def test_concurrent_refreshes_of_one_token_let_exactly_one_through(client, make_user):
+    user = await make_user()
+    tokens = await login(client, user.email)
+
+    responses = await asyncio.gather(*(_refresh(client, tokens["refresh_token"]) for _ in range(5)))
+
+    statuses = sorted(response.status_code for response in responses)
+    assert statuses == [200, 401, 401, 401, 401], [r.text for r in responses]
