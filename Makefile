@@ -8,7 +8,7 @@ VENV := $(BACKEND)/.venv
 BIN := $(VENV)/bin
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint format migrate revision
+.PHONY: help run test lint format migrate revision bench bench-quick
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -54,3 +54,9 @@ migrate: $(VENV)/.runtime $(BACKEND)/.env ## Apply the migrations to DATABASE_UR
 revision: $(VENV)/.dev $(BACKEND)/.env ## New migration from the models: make revision m="add x"
 	@test -n "$(m)" || { echo 'usage: make revision m="what it does"'; exit 1; }
 	cd $(BACKEND) && .venv/bin/alembic revision --autogenerate -m "$(m)"
+
+bench: $(VENV)/.runtime ## Benchmark on PostgreSQL (DATABASE_URL's server, else 127.0.0.1:5432); see BENCHMARKS.md
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+bench-quick: $(VENV)/.runtime ## The benchmark with a few seconds per row, for development
+	$(BIN)/python bench/run.py --quick $(BENCH_ARGS)

@@ -1,14 +1,21 @@
 """Operator commands: `python -m app.cli --help` (from backend/, with the venv)."""
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Annotated
 
 import typer
 from pydantic import TypeAdapter, ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.audit.service import purge_events
 from app.auth.passwords import password_problem
 from app.auth.schemas import Email
-from app.core.config import SettingsError, load_settings
+from app.auth.service import purge_expired_sessions
+from app.core.clock import utcnow
+from app.core.config import Settings, SettingsError, load_settings
 from app.core.database import Database
 from app.core.security import PasswordHasher
 from app.users.service import grant_admin
@@ -34,21 +41,13 @@ def create_admin(
         normalized = TypeAdapter(Email).validate_python(email)
     except ValidationError:
         raise typer.BadParameter("not a valid email address", param_hint="--email") from None
-    try:
-        settings = load_settings()
-    except SettingsError as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(1) from None
+    settings = _settings()
 
     async def run() -> bool:
-        database = Database(settings)
-        try:
-            async with database.sessionmaker.begin() as session:
-                return await grant_admin(
-                    session, PasswordHasher(settings), email=normalized, password=_password_for
-                )
-        finally:
-            await database.dispose()
+        async with _session(settings) as session:
+            return await grant_admin(
+                session, PasswordHasher(settings), email=normalized, password=_password_for
+            )
 
     async def _password_for() -> str:
         chosen = password if password is not None else _ask_password()
@@ -59,6 +58,54 @@ def create_admin(
 
     created = asyncio.run(run())
     typer.echo(f"{'Created admin' if created else 'Granted admin to'} {normalized}.")
+
+
+@cli.command("purge-tokens")
+def purge_tokens() -> None:
+    """Delete expired sessions and refresh tokens (idempotent; safe while the app runs)."""
+    settings = _settings()
+
+    async def run() -> int:
+        async with _session(settings) as session:
+            return await purge_expired_sessions(session, idle_days=settings.refresh_idle_days)
+
+    typer.echo(f"Deleted {asyncio.run(run())} expired or revoked sessions.")
+
+
+@cli.command("purge-audit")
+def purge_audit(
+    days: Annotated[
+        int | None, typer.Option(min=1, help="Keep this many days (default AUDIT_RETENTION_DAYS).")
+    ] = None,
+) -> None:
+    """Delete audit events older than the retention period (idempotent)."""
+    settings = _settings()
+    keep = days or settings.audit_retention_days
+
+    async def run() -> int:
+        async with _session(settings) as session:
+            return await purge_events(session, older_than=utcnow() - timedelta(days=keep))
+
+    typer.echo(f"Deleted {asyncio.run(run())} audit events older than {keep} days.")
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
+
+
+@asynccontextmanager
+async def _session(settings: Settings) -> AsyncIterator[AsyncSession]:
+    """One transaction, committed when the block succeeds."""
+    database = Database(settings)
+    try:
+        async with database.sessionmaker.begin() as session:
+            yield session
+    finally:
+        await database.dispose()
 
 
 def _ask_password() -> str:

@@ -7,11 +7,13 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, iter_route_contexts
 
 from app.articles.router import router as articles_router
+from app.audit.router import router as audit_router
 from app.auth.dependencies import route_requirements
 from app.auth.router import router as auth_router
+from app.auth.router import token_router as auth_token_router
 from app.core.config import Settings, load_settings
 from app.core.database import Database
 from app.core.docs import install_docs
@@ -21,6 +23,7 @@ from app.core.logging import configure_logging
 from app.core.metrics import router as metrics_router
 from app.core.metrics import watch_pool
 from app.core.middleware import RequestContextMiddleware
+from app.core.rate_limit import ClientRateLimiter
 from app.core.security import AccessTokenCodec, PasswordHasher
 from app.roles.router import router as roles_router
 from app.users.router import router as users_router
@@ -53,6 +56,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.database = Database(settings)
     app.state.access_tokens = AccessTokenCodec(settings)
     app.state.password_hasher = PasswordHasher(settings)
+    app.state.rate_limiter = ClientRateLimiter(
+        settings.auth_rate_limit, settings.rate_limit_storage_url
+    )
 
     watch_pool(app.state.database.connections_in_use)
 
@@ -60,11 +66,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_docs(app)
     for router in (
         health_router,
+        auth_token_router,
         metrics_router,
         auth_router,
         users_router,
         articles_router,
         roles_router,
+        audit_router,
     ):
         app.include_router(router)
 
@@ -112,12 +120,14 @@ def _document_security(app: FastAPI) -> dict[str, Any]:
         )
     components.pop("HTTPValidationError", None)
     components.pop("ValidationError", None)
-    for route in app.routes:
-        if not isinstance(route, APIRoute) or not route.include_in_schema:
+    # Routes of included routers are reached through their route contexts.
+    for context in iter_route_contexts(app.routes):
+        route = context.original_route
+        if not isinstance(route, APIRoute) or not context.include_in_schema:
             continue
         authenticated, permissions = route_requirements(route.dependant)
-        for method in route.methods or ():
-            operation = schema["paths"][route.path_format][method.lower()]
+        for method in context.methods or ():
+            operation = schema["paths"][context.path_format][method.lower()]
             responses = operation.setdefault("responses", {})
             if "422" in responses:
                 responses["422"] = _error_response_doc("Validation error", ValidationErrorBody)

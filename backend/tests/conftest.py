@@ -84,23 +84,26 @@ def settings(database_url: str) -> Settings:
 
 
 @pytest.fixture(scope="session")
-async def app(settings: Settings) -> AsyncIterator[Any]:
-    application = create_app(settings)
-    yield application
-    await application.state.database.dispose()
-
-
-@pytest.fixture(scope="session")
-async def seed_rows(app: Any) -> dict[str, list[dict[str, Any]]]:
+async def seed_rows(database_url: str) -> dict[str, list[dict[str, Any]]]:
     """The rows the migrations seeded, to restore after each test."""
-    async with app.state.database.engine.connect() as connection:
-        return {
+    engine = create_async_engine(database_url)
+    async with engine.connect() as connection:
+        rows = {
             name: [
                 dict(row._mapping)
                 for row in await connection.execute(select(Base.metadata.tables[name]))
             ]
             for name in SEED_TABLES
         }
+    await engine.dispose()
+    return rows
+
+
+@pytest.fixture(scope="session")
+async def app(settings: Settings, seed_rows: Any) -> AsyncIterator[Any]:
+    application = create_app(settings)
+    yield application
+    await application.state.database.dispose()
 
 
 @pytest.fixture(autouse=True)

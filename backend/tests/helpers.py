@@ -31,6 +31,7 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "argon2_time_cost": 1,
         "argon2_memory_kib": 1024,
         "argon2_parallelism": 1,
+        "auth_rate_limit": "",  # tests of the per-IP limit turn it on
         **overrides,
     }
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

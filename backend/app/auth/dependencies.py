@@ -1,5 +1,6 @@
 """What routes inject: the caller, permission checks, and the auth services of the app."""
 
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
@@ -7,9 +8,13 @@ from fastapi import Depends, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.security import OAuth2PasswordBearer
 
+from app.audit import service as audit
+from app.audit.service import Event
 from app.auth import service
+from app.auth.exceptions import PermissionDeniedRecorded
 from app.auth.schemas import Principal
 from app.core.config import Settings
+from app.core.context import ClientContextDep
 from app.core.database import SessionDep
 from app.core.errors import InvalidToken, NotAuthenticated, PermissionDenied
 from app.core.security import AccessTokenCodec, PasswordHasher
@@ -39,25 +44,31 @@ PasswordHasherDep = Annotated[PasswordHasher, Depends(get_password_hasher)]
 
 
 async def get_current_user(
+    request: Request,
     session: SessionDep,
     access_tokens: AccessTokensDep,
     token: Annotated[str | None, Depends(oauth2_scheme)],
 ) -> Principal:
-    """The caller, loaded fresh from the database: 401 unless the token is valid and the
-    user exists and is active. FastAPI runs this once per request, however many
-    dependencies ask for it."""
+    """The caller, loaded fresh from the database (one query): 401 unless the token is valid,
+    its session is live and the user exists and is active. FastAPI runs this once per
+    request, however many dependencies ask for it."""
     if not token:
         raise NotAuthenticated()
     claims = access_tokens.decode(token)
-    principal = await service.load_principal(session, claims.user_id)
+    try:
+        session_id = uuid.UUID(claims.session_id) if claims.session_id else None
+    except ValueError:
+        raise InvalidToken() from None
+    principal = await service.load_principal(session, claims.user_id, session_id)
     if principal is None or not principal.is_active:
-        raise InvalidToken()
+        raise InvalidToken("The access token is no longer valid.")
+    request.state.user_id = principal.id  # for the request log line
     return principal
 
 
 CurrentUser = Annotated[Principal, Depends(get_current_user)]
 
-PrincipalCheck = Callable[[Principal], Awaitable[Principal]]
+PrincipalCheck = Callable[..., Awaitable[Principal]]
 
 
 def _mark(
@@ -70,12 +81,25 @@ def _mark(
 
 
 def require_permission(*names: str) -> Any:
-    """Depends on a caller who holds every one of these permissions, else 403."""
+    """Depends on a caller who holds every one of these permissions, else 403 (audited)."""
 
-    async def check(user: CurrentUser) -> Principal:
+    async def check(
+        user: CurrentUser, request: Request, session: SessionDep, client: ClientContextDep
+    ) -> Principal:
         missing = [name for name in names if name not in user.permissions]
         if missing:
-            raise PermissionDenied(f"Missing permission: {', '.join(missing)}.", missing=missing)
+            route = getattr(request.scope.get("route"), "path", request.url.path)
+            audit.record(
+                session,
+                Event.PERMISSION_DENIED,
+                client,
+                actor_id=user.id,
+                route=f"{request.method} {route}",
+                missing=missing,
+            )
+            raise PermissionDeniedRecorded(
+                f"Missing permission: {', '.join(missing)}.", missing=missing
+            )
         return user
 
     return _mark(check, permissions=names)

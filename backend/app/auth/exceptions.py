@@ -1,11 +1,37 @@
 """Errors of authentication; each is an AppError with a stable code."""
 
-from app.core.errors import AppError, Conflict, NotAuthenticated
+from app.core.errors import (
+    AppError,
+    Conflict,
+    NotAuthenticated,
+    NotFound,
+    PermissionDenied,
+    RequestInvalid,
+)
+from app.core.rate_limit import RateLimited
 
 
 class InvalidCredentials(NotAuthenticated):
     code = "invalid_credentials"
     detail = "Incorrect email or password."
+    persist_changes = True  # the failure is counted and audited
+
+
+class LoginThrottled(RateLimited):
+    """Too many failed logins for this email: the lockout and its audit record persist."""
+
+    detail = "Too many failed logins for this account; try again later."
+    persist_changes = True
+
+
+class SessionNotFound(NotFound):
+    detail = "Session not found."
+
+
+class PermissionDeniedRecorded(PermissionDenied):
+    """A refusal recorded in the audit log (the record must survive the refusal)."""
+
+    persist_changes = True
 
 
 class RefreshTokenInvalid(NotAuthenticated):
@@ -39,15 +65,12 @@ class WrongCurrentPassword(AppError):
     detail = "The current password is not correct."
 
 
-class PasswordRejected(AppError):
-    """The password policy refused a password; shaped like a validation error."""
-
-    status_code = 422
-    code = "validation_error"
+class PasswordRejected(RequestInvalid):
+    """The password policy refused a password; a validation error on that field."""
 
     def __init__(self, reason: str, field: str = "password") -> None:
         super().__init__(
-            reason, errors=[{"loc": ["body", field], "msg": reason, "type": "password_policy"}]
+            [{"loc": ["body", field], "msg": reason, "type": "password_policy"}], reason
         )
 
 

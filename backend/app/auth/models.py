@@ -69,11 +69,42 @@ class User(Base):
         return email.strip().lower()
 
 
+class AuthSession(Base):
+    """One login: the family of refresh tokens that descend from it.
+
+    ``expires_at`` is fixed at login (rotation does not extend it); ``last_used_at`` moves
+    with every refresh and drives the idle expiry.
+    """
+
+    __tablename__ = "auth_sessions"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    revoked_at: Mapped[datetime | None]
+    ip: Mapped[str | None] = mapped_column(String(45))
+    user_agent: Mapped[str | None] = mapped_column(String(256))
+
+
+class LoginThrottle(Base):
+    """Failed logins of one normalized email, known account or not (so both look alike)."""
+
+    __tablename__ = "login_throttles"
+
+    email: Mapped[str] = mapped_column(String(320), primary_key=True)
+    failure_count: Mapped[int] = mapped_column(default=0)
+    window_started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    lockout_count: Mapped[int] = mapped_column(default=0)
+    locked_until: Mapped[datetime | None]
+
+
 class RefreshToken(Base):
     """One refresh token. Only its SHA-256 is stored; the token itself is shown once.
 
-    The tokens of one login share a ``family_id``: rotation adds a token to the family,
-    and reuse of a rotated token revokes the whole family.
+    The tokens of one login share a ``family_id``, the id of their session: rotation adds a
+    token to the family, and reuse of a rotated token revokes the whole family.
     """
 
     __tablename__ = "refresh_tokens"
@@ -82,7 +113,7 @@ class RefreshToken(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    family_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    family_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("auth_sessions.id", ondelete="CASCADE"))
     expires_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())

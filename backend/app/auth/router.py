@@ -1,29 +1,86 @@
-"""/auth: register, log in, refresh, log out."""
+"""/auth: register, log in, refresh, log out, revoke, and the caller's sessions.
 
-from datetime import timedelta
-from typing import Annotated
+The token endpoints (/auth/login, /auth/refresh, /auth/revoke) also speak OAuth2 as client
+libraries expect it: RFC 6749 form grants, RFC 7009 revocation, and RFC 6749 §5.2 `error`
+fields in their error bodies.
+"""
 
-from fastapi import APIRouter, Depends, Form, status
+import uuid
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Request, Response, status
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+from pydantic import ValidationError
 
 from app.auth import service
-from app.auth.dependencies import AccessTokensDep, CurrentUser, PasswordHasherDep, SettingsDep
+from app.auth.dependencies import (
+    AccessTokensDep,
+    CurrentUser,
+    PasswordHasherDep,
+    SettingsDep,
+)
 from app.auth.exceptions import UnsupportedGrantType
-from app.auth.schemas import Password, RefreshRequest, RegisterRequest, TokenResponse
+from app.auth.schemas import (
+    OpaqueToken,
+    Password,
+    RefreshRequest,
+    RegisterRequest,
+    SessionList,
+    SessionRead,
+    TokenResponse,
+)
+from app.core.context import ClientContextDep
 from app.core.database import SessionDep
-from app.core.errors import error_responses
+from app.core.errors import AppError, RequestInvalid, UnsupportedMediaType, error_responses
+from app.core.rate_limit import rate_limit
 from app.users.schemas import UserRead
 
+# RFC 6749 §5.2 error of each of our codes, for OAuth2 client libraries.
+OAUTH2_ERRORS = {
+    "invalid_credentials": "invalid_grant",
+    "invalid_token": "invalid_grant",
+    "token_expired": "invalid_grant",
+    "token_revoked": "invalid_grant",
+    "unsupported_grant_type": "unsupported_grant_type",
+}
+
+
+class OAuth2ErrorRoute(APIRoute):
+    """Adds RFC 6749 §5.2 `error` and `error_description` to every error of the route,
+    beside our own `detail` and `code`."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def with_oauth2_errors(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except RequestValidationError as exc:
+                error: AppError = RequestInvalid(exc.errors())
+            except AppError as exc:
+                error = exc
+            error.extra.setdefault("error", OAUTH2_ERRORS.get(error.code, "invalid_request"))
+            error.extra.setdefault("error_description", error.message)
+            raise error
+
+        return with_oauth2_errors
+
+
 router = APIRouter(prefix="/auth", tags=["auth"])
+token_router = APIRouter(prefix="/auth", tags=["auth"], route_class=OAuth2ErrorRoute)
 
 
 class LoginForm:
-    """The OAuth2 password grant (RFC 6749 §4.3), form-encoded; username is the email."""
+    """The OAuth2 password grant (RFC 6749 §4.3), form-encoded; username is the email.
+    `scope` and `client_id` are accepted and ignored."""
 
     def __init__(
         self,
         username: Annotated[str, Form(max_length=320)],
         password: Annotated[Password, Form()],
-        grant_type: Annotated[str | None, Form()] = None,
+        grant_type: Annotated[str | None, Form(max_length=64)] = None,
         scope: Annotated[str, Form(max_length=1000)] = "",
         client_id: Annotated[str | None, Form(max_length=200)] = None,
     ) -> None:
@@ -33,67 +90,182 @@ class LoginForm:
         self.password = password
 
 
+REFRESH_FORM_SCHEMA = {
+    "type": "object",
+    "required": ["grant_type", "refresh_token"],
+    "properties": {
+        "grant_type": {"type": "string", "enum": ["refresh_token"]},
+        "refresh_token": {"type": "string", "minLength": 1, "maxLength": 512},
+        "scope": {"type": "string"},
+        "client_id": {"type": "string"},
+    },
+}
+REFRESH_BODY_DOC = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/RefreshRequest"}},
+            "application/x-www-form-urlencoded": {"schema": REFRESH_FORM_SCHEMA},
+        },
+    }
+}
+
+
+async def presented_refresh_token(request: Request) -> str:
+    """The refresh token, from our JSON body or from the RFC 6749 §6 form."""
+    content_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if content_type == "application/x-www-form-urlencoded":
+        form = await request.form(max_files=0, max_fields=10)
+        fields = {key: value for key, value in form.items() if isinstance(value, str)}
+        grant_type = fields.get("grant_type")
+        if grant_type is None:
+            raise RequestInvalid(
+                [{"loc": ["body", "grant_type"], "msg": "Field required", "type": "missing"}]
+            )
+        if grant_type != "refresh_token":
+            raise UnsupportedGrantType("Only grant_type=refresh_token is supported here.")
+        return _parse_refresh({"refresh_token": fields.get("refresh_token")})
+    if content_type in ("application/json", ""):
+        try:
+            return RefreshRequest.model_validate_json(await request.body()).refresh_token
+        except ValidationError as exc:
+            raise RequestInvalid(_in_body(exc)) from None
+    raise UnsupportedMediaType("Send application/json or application/x-www-form-urlencoded.")
+
+
+def _parse_refresh(data: dict[str, Any]) -> str:
+    try:
+        return RefreshRequest.model_validate(data).refresh_token
+    except ValidationError as exc:
+        raise RequestInvalid(_in_body(exc)) from None
+
+
+def _in_body(exc: ValidationError) -> list[dict[str, Any]]:
+    return [
+        {"loc": ["body", *error["loc"]], "msg": error["msg"], "type": error["type"]}
+        for error in exc.errors()
+    ]
+
+
 def _token_response(pair: service.TokenPair) -> TokenResponse:
     return TokenResponse(
         access_token=pair.access_token, refresh_token=pair.refresh_token, expires_in=pair.expires_in
     )
 
 
-def _refresh_lifetime(settings: SettingsDep) -> timedelta:
-    return timedelta(days=settings.refresh_token_days)
-
-
 @router.post(
     "/register",
     status_code=status.HTTP_201_CREATED,
     response_model=UserRead,
-    responses=error_responses(409),
+    responses=error_responses(409, 429),
+    dependencies=[rate_limit("register")],
 )
 async def register(
-    body: RegisterRequest, session: SessionDep, hasher: PasswordHasherDep
+    body: RegisterRequest,
+    session: SessionDep,
+    hasher: PasswordHasherDep,
+    settings: SettingsDep,
+    client: ClientContextDep,
 ) -> UserRead:
     user = await service.register_user(
-        session, hasher, email=body.email, password=body.password, full_name=body.full_name
+        session,
+        hasher,
+        settings,
+        client,
+        email=body.email,
+        password=body.password,
+        full_name=body.full_name,
     )
     return UserRead.from_user(user)
 
 
-@router.post("/login", response_model=TokenResponse, responses=error_responses(400, 401))
+@token_router.post(
+    "/login",
+    response_model=TokenResponse,
+    responses=error_responses(400, 401, 429),
+    dependencies=[rate_limit("login")],
+)
 async def login(
     form: Annotated[LoginForm, Depends()],
     session: SessionDep,
     hasher: PasswordHasherDep,
     access_tokens: AccessTokensDep,
     settings: SettingsDep,
+    client: ClientContextDep,
 ) -> TokenResponse:
-    user = await service.authenticate(session, hasher, email=form.username, password=form.password)
-    pair = await service.issue_tokens(
-        session, access_tokens, user_id=user.id, refresh_lifetime=_refresh_lifetime(settings)
+    pair = await service.login(
+        session,
+        hasher,
+        access_tokens,
+        settings,
+        client,
+        email=form.username,
+        password=form.password,
     )
     return _token_response(pair)
 
 
-@router.post("/refresh", response_model=TokenResponse, responses=error_responses(401))
+@token_router.post(
+    "/refresh",
+    response_model=TokenResponse,
+    responses=error_responses(400, 401, 415),
+    openapi_extra=REFRESH_BODY_DOC,
+)
 async def refresh(
-    body: RefreshRequest,
+    refresh_token: Annotated[str, Depends(presented_refresh_token)],
     session: SessionDep,
     access_tokens: AccessTokensDep,
     settings: SettingsDep,
+    client: ClientContextDep,
 ) -> TokenResponse:
     pair = await service.rotate_refresh_token(
-        session,
-        access_tokens,
-        refresh_token=body.refresh_token,
-        refresh_lifetime=_refresh_lifetime(settings),
+        session, access_tokens, settings, client, refresh_token=refresh_token
     )
     return _token_response(pair)
 
 
+@token_router.post("/revoke", response_class=Response, responses={200: {"description": "Revoked"}})
+async def revoke(
+    token: Annotated[OpaqueToken, Form()],
+    session: SessionDep,
+    access_tokens: AccessTokensDep,
+    client: ClientContextDep,
+    token_type_hint: Annotated[str | None, Form(max_length=64)] = None,
+) -> Response:
+    """RFC 7009. A refresh token ends its session; so does an access token (through its
+    `sid`). An unknown, expired or already revoked token also gets 200, as the RFC says."""
+    await service.revoke_token(session, access_tokens, client, token=token)
+    return Response(status_code=status.HTTP_200_OK)
+
+
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
-async def logout(body: RefreshRequest, session: SessionDep) -> None:
-    await service.logout(session, refresh_token=body.refresh_token)
+async def logout(body: RefreshRequest, session: SessionDep, client: ClientContextDep) -> None:
+    await service.logout(session, client, refresh_token=body.refresh_token)
 
 
-@router.post("/logout-all", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(401))
-async def logout_all(user: CurrentUser, session: SessionDep) -> None:
-    await service.revoke_all_refresh_tokens(session, user.id)
+@router.post("/logout-all", status_code=status.HTTP_204_NO_CONTENT)
+async def logout_all(user: CurrentUser, session: SessionDep, client: ClientContextDep) -> None:
+    await service.logout_all(session, client, user_id=user.id)
+
+
+@router.get("/sessions", response_model=SessionList)
+async def list_my_sessions(
+    user: CurrentUser, session: SessionDep, settings: SettingsDep
+) -> SessionList:
+    sessions = await service.list_sessions(session, settings, user_id=user.id)
+    return SessionList(
+        items=[SessionRead.from_session(item, current_id=user.session_id) for item in sessions]
+    )
+
+
+@router.delete(
+    "/sessions/{session_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=error_responses(404),
+)
+async def revoke_my_session(
+    session_id: uuid.UUID, user: CurrentUser, session: SessionDep, client: ClientContextDep
+) -> None:
+    await service.revoke_session(
+        session, client, user_id=user.id, session_id=session_id, actor_id=user.id
+    )

@@ -1,32 +1,53 @@
-"""Authentication logic: registration, credentials, token issue, rotation and revocation.
+"""Authentication logic: registration, login and its throttling, sessions and their refresh
+tokens (issue, rotation, revocation), password changes.
 
-Functions take a session and typed arguments, raise domain errors, and only flush:
-the request's session dependency commits.
+Functions take a session and typed arguments, raise domain errors, and only flush: the
+request's session dependency commits. Each security event is recorded in the audit log in the
+same transaction as the change it describes.
 """
 
+import math
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import NoReturn
+from datetime import datetime, timedelta
+from typing import Any, NoReturn
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, case, delete, exists, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.audit import service as audit
+from app.audit.service import Event
 from app.auth.exceptions import (
     EmailAlreadyRegistered,
     InvalidCredentials,
+    LoginThrottled,
     PasswordRejected,
     RefreshTokenExpired,
     RefreshTokenInvalid,
     RefreshTokenReused,
     RefreshTokenRevoked,
+    SessionNotFound,
     WrongCurrentPassword,
 )
-from app.auth.models import Permission, RefreshToken, Role, User, role_permissions, user_roles
+from app.auth.models import (
+    AuthSession,
+    LoginThrottle,
+    Permission,
+    RefreshToken,
+    Role,
+    User,
+    role_permissions,
+    user_roles,
+)
 from app.auth.passwords import password_problem
 from app.auth.schemas import Principal
 from app.core.clock import utcnow
+from app.core.config import Settings
+from app.core.context import ClientContext
+from app.core.database import dialect_insert
+from app.core.errors import AppError
+from app.core.metrics import LOCKOUTS, LOGINS, REFRESHES
 from app.core.security import AccessTokenCodec, PasswordHasher, hash_opaque_token, new_opaque_token
 
 DEFAULT_ROLE = "viewer"
@@ -37,19 +58,37 @@ class TokenPair:
     access_token: str
     refresh_token: str
     expires_in: int
+    session_expires_at: datetime
 
 
-async def load_principal(session: AsyncSession, user_id: int) -> Principal | None:
-    """The user with role and permission names, in one round trip (the hot path)."""
-    statement = (
-        select(
-            User.email,
-            User.full_name,
-            User.is_active,
-            User.created_at,
-            Role.name,
-            Permission.name,
+# --- The caller ---------------------------------------------------------------------------
+
+
+async def load_principal(
+    session: AsyncSession, user_id: int, session_id: uuid.UUID | None = None
+) -> Principal | None:
+    """The user with role and permission names, in one round trip (the hot path).
+
+    With a ``session_id`` (the token's ``sid``), the same query also tells whether that
+    session is still live, so a logout ends its access tokens at once.
+    """
+    columns: list[Any] = [
+        User.email,
+        User.full_name,
+        User.is_active,
+        User.created_at,
+        Role.name,
+        Permission.name,
+    ]
+    if session_id is not None:
+        live_session = exists().where(
+            AuthSession.id == session_id,
+            AuthSession.user_id == User.id,
+            AuthSession.revoked_at.is_(None),
         )
+        columns.append(live_session.label("session_live"))
+    statement = (
+        select(*columns)
         .outerjoin(user_roles, user_roles.c.user_id == User.id)
         .outerjoin(Role, Role.id == user_roles.c.role_id)
         .outerjoin(role_permissions, role_permissions.c.role_id == Role.id)
@@ -57,11 +96,10 @@ async def load_principal(session: AsyncSession, user_id: int) -> Principal | Non
         .where(User.id == user_id)
     )
     rows = (await session.execute(statement)).all()
-    if not rows:
+    if not rows or (session_id is not None and not rows[0][6]):
         return None
     email, full_name, is_active, created_at = rows[0][:4]
-    roles = {row[4] for row in rows if row[4] is not None}
-    permissions = frozenset(row[5] for row in rows if row[5] is not None)
+    roles: set[str] = {row[4] for row in rows if row[4] is not None}
     return Principal(
         id=user_id,
         email=email,
@@ -69,18 +107,31 @@ async def load_principal(session: AsyncSession, user_id: int) -> Principal | Non
         is_active=is_active,
         created_at=created_at,
         roles=tuple(sorted(roles)),
-        permissions=permissions,
+        permissions=frozenset(row[5] for row in rows if row[5] is not None),
+        session_id=session_id,
     )
+
+
+# --- Registration and passwords -------------------------------------------------------------
+
+
+def check_password_policy(password: str, email: str | None, settings: Settings, field: str) -> None:
+    problem = password_problem(password, email, min_length=settings.password_min_length)
+    if problem is not None:
+        raise PasswordRejected(problem, field=field)
 
 
 async def register_user(
     session: AsyncSession,
     hasher: PasswordHasher,
+    settings: Settings,
+    client: ClientContext,
     *,
     email: str,
     password: str,
     full_name: str | None,
 ) -> User:
+    check_password_policy(password, email, settings, field="password")
     hashed_password = await hasher.hash(password)
     default_role = await session.scalar(select(Role).where(Role.name == DEFAULT_ROLE))
     user = User(email=email, hashed_password=hashed_password, full_name=full_name)
@@ -91,68 +142,207 @@ async def register_user(
     except IntegrityError:
         # The unique index decides, so two registrations racing for one email get one 409.
         raise EmailAlreadyRegistered() from None
+    audit.record(session, Event.USER_REGISTERED, client, actor_id=user.id, subject_id=user.id)
     return user
 
 
-async def authenticate(
-    session: AsyncSession, hasher: PasswordHasher, *, email: str, password: str
-) -> User:
-    """The active user with these credentials, or InvalidCredentials.
+async def change_password(
+    session: AsyncSession,
+    hasher: PasswordHasher,
+    settings: Settings,
+    client: ClientContext,
+    *,
+    user_id: int,
+    current_password: str,
+    new_password: str,
+) -> None:
+    """Set a new password and end every session of the user."""
+    user = await session.get_one(User, user_id)
+    check_password_policy(new_password, user.email, settings, field="new_password")
+    is_valid, _ = await hasher.verify_and_update(current_password, user.hashed_password)
+    if not is_valid:
+        raise WrongCurrentPassword()
+    user.hashed_password = await hasher.hash(new_password)
+    await revoke_all_sessions(session, user_id)
+    audit.record(session, Event.PASSWORD_CHANGED, client, actor_id=user_id, subject_id=user_id)
+    await session.flush()
 
-    Unknown email, wrong password and inactive account look the same from outside,
-    in status, body and time (an unknown email is verified against a dummy hash).
+
+# --- Login and its throttling ---------------------------------------------------------------
+
+
+async def login(
+    session: AsyncSession,
+    hasher: PasswordHasher,
+    access_tokens: AccessTokenCodec,
+    settings: Settings,
+    client: ClientContext,
+    *,
+    email: str,
+    password: str,
+) -> TokenPair:
+    """Check the credentials and start a session.
+
+    Unknown email, wrong password and inactive account look the same from outside, in status,
+    body and time (an unknown email is verified against a dummy hash), and all count toward
+    the email's lockout. During a lockout the password is not even verified.
     """
-    user = await session.scalar(select(User).where(User.email == email.strip().lower()))
+    email = email.strip().lower()
+    now = utcnow()
+    locked_until = await session.scalar(
+        select(LoginThrottle.locked_until).where(LoginThrottle.email == email)
+    )
+    if locked_until is not None and locked_until > now:
+        _failed_login(session, client, "throttled", email=email)
+        raise LoginThrottled(math.ceil((locked_until - now).total_seconds()))
+
+    user = await session.scalar(select(User).where(User.email == email))
+    new_hash: str | None = None
     if user is None:
         await hasher.verify_dummy(password)
+        reason = "unknown_email"
+    else:
+        is_valid, new_hash = await hasher.verify_and_update(password, user.hashed_password)
+        reason = "bad_password" if not is_valid else "inactive" if not user.is_active else ""
+    if user is None or reason:
+        await _count_failure(session, settings, email, utcnow())
+        _failed_login(session, client, reason, email=email, user_id=user.id if user else None)
         raise InvalidCredentials()
-    is_valid, new_hash = await hasher.verify_and_update(password, user.hashed_password)
-    if not is_valid or not user.is_active:
-        raise InvalidCredentials()
+
     if new_hash is not None:
         # The stored hash used outdated parameters: upgrade it while we know the password.
         user.hashed_password = new_hash
-    return user
+    await session.execute(delete(LoginThrottle).where(LoginThrottle.email == email))
+    pair = await start_session(session, access_tokens, settings, client, user_id=user.id)
+    LOGINS.labels("success").inc()
+    audit.record(session, Event.LOGIN_SUCCEEDED, client, actor_id=user.id, subject_id=user.id)
+    return pair
 
 
-async def issue_tokens(
+def _failed_login(
+    session: AsyncSession,
+    client: ClientContext,
+    reason: str,
+    *,
+    email: str,
+    user_id: int | None = None,
+) -> None:
+    LOGINS.labels(reason).inc()
+    audit.record(
+        session, Event.LOGIN_FAILED, client, subject_id=user_id, reason=reason, email=email
+    )
+
+
+async def _count_failure(
+    session: AsyncSession, settings: Settings, email: str, now: datetime
+) -> None:
+    """Count a failed login in one atomic upsert, and start a lockout at the threshold.
+
+    The upsert locks the row until the transaction ends, so concurrent failures for one
+    email are counted one after the other; no lock is held while a password is hashed.
+    """
+    window_start = now - timedelta(seconds=settings.login_failure_window)
+    table = LoginThrottle.__table__
+    window_expired = table.c.window_started_at < window_start
+    insert = dialect_insert(session, table).values(
+        email=email, failure_count=1, window_started_at=now, lockout_count=0
+    )
+    upsert = insert.on_conflict_do_update(
+        index_elements=[table.c.email],
+        set_={
+            "failure_count": case((window_expired, 1), else_=table.c.failure_count + 1),
+            "window_started_at": case((window_expired, now), else_=table.c.window_started_at),
+        },
+    ).returning(table.c.failure_count, table.c.lockout_count, table.c.locked_until)
+    failures, lockouts, last_locked_until = (await session.execute(upsert)).one()
+    if failures < settings.login_max_failures:
+        return
+    # A lockout long past does not make the next one longer.
+    if last_locked_until is not None and last_locked_until < window_start:
+        lockouts = 0
+    seconds = min(settings.login_lockout_seconds * 2**lockouts, settings.login_lockout_max_seconds)
+    await session.execute(
+        update(LoginThrottle)
+        .where(LoginThrottle.email == email)
+        .values(
+            failure_count=0,
+            window_started_at=now,
+            lockout_count=lockouts + 1,
+            locked_until=now + timedelta(seconds=seconds),
+        )
+    )
+    LOCKOUTS.inc()
+
+
+async def unlock_login(
+    session: AsyncSession, client: ClientContext, *, user: User, actor_id: int
+) -> None:
+    """Lift a lockout (and forget the failures) of this user's email."""
+    await session.execute(delete(LoginThrottle).where(LoginThrottle.email == user.email))
+    audit.record(session, Event.LOCKOUT_LIFTED, client, actor_id=actor_id, subject_id=user.id)
+
+
+# --- Sessions and refresh tokens ------------------------------------------------------------
+
+
+async def start_session(
     session: AsyncSession,
     access_tokens: AccessTokenCodec,
+    settings: Settings,
+    client: ClientContext,
     *,
     user_id: int,
-    refresh_lifetime: timedelta,
-    family_id: uuid.UUID | None = None,
 ) -> TokenPair:
-    """A new access token and a new refresh token (in a new family unless one is given)."""
+    """A new session (one login) with its first refresh token, and an access token."""
+    now = utcnow()
+    auth_session = AuthSession(
+        user_id=user_id,
+        created_at=now,
+        last_used_at=now,
+        expires_at=now + timedelta(days=settings.refresh_token_days),
+        ip=client.ip,
+        user_agent=client.user_agent,
+    )
+    session.add(auth_session)
+    await session.flush()
+    return await _issue_tokens(session, access_tokens, auth_session)
+
+
+async def _issue_tokens(
+    session: AsyncSession, access_tokens: AccessTokenCodec, auth_session: AuthSession
+) -> TokenPair:
     refresh_token = new_opaque_token()
     session.add(
         RefreshToken(
-            user_id=user_id,
+            user_id=auth_session.user_id,
             token_hash=hash_opaque_token(refresh_token),
-            family_id=family_id or uuid.uuid4(),
-            expires_at=utcnow() + refresh_lifetime,
+            family_id=auth_session.id,
+            # Rotation never extends a session: every token ends when its session does.
+            expires_at=auth_session.expires_at,
         )
     )
     await session.flush()
     return TokenPair(
-        access_token=access_tokens.issue(user_id),
+        access_token=access_tokens.issue(auth_session.user_id, session_id=str(auth_session.id)),
         refresh_token=refresh_token,
         expires_in=int(access_tokens.lifetime.total_seconds()),
+        session_expires_at=auth_session.expires_at,
     )
 
 
 async def rotate_refresh_token(
     session: AsyncSession,
     access_tokens: AccessTokenCodec,
+    settings: Settings,
+    client: ClientContext,
     *,
     refresh_token: str,
-    refresh_lifetime: timedelta,
 ) -> TokenPair:
     """Trade a refresh token for a new pair; the presented token is revoked.
 
     Revoking is one conditional UPDATE, so of several requests presenting the same token
     exactly one wins. Presenting a token that was already rotated or revoked means it was
-    copied: the whole family is revoked, the thief's and the owner's tokens alike.
+    copied: the whole family (the session) is revoked, the thief's and the owner's tokens alike.
     """
     now = utcnow()
     token_hash = hash_opaque_token(refresh_token)
@@ -165,74 +355,198 @@ async def rotate_refresh_token(
                 RefreshToken.expires_at > now,
             )
             .values(revoked_at=now)
-            .returning(RefreshToken.user_id, RefreshToken.family_id)
+            .returning(RefreshToken.family_id)
         )
     ).first()
     if rotated is None:
-        await _explain_rejected_refresh(session, token_hash)
-    user_id, family_id = rotated
-    is_active = await session.scalar(select(User.is_active).where(User.id == user_id))
-    if not is_active:
-        raise RefreshTokenRevoked()
-    return await issue_tokens(
-        session,
-        access_tokens,
-        user_id=user_id,
-        refresh_lifetime=refresh_lifetime,
-        family_id=family_id,
+        await _explain_rejected_refresh(session, client, token_hash)
+    auth_session = await session.get_one(AuthSession, rotated.family_id)
+    user_is_active = await session.scalar(
+        select(User.is_active).where(User.id == auth_session.user_id)
     )
+    if auth_session.revoked_at is not None or not user_is_active:
+        REFRESHES.labels("revoked").inc()
+        raise RefreshTokenRevoked()
+    if auth_session.last_used_at < now - timedelta(days=settings.refresh_idle_days):
+        REFRESHES.labels("expired").inc()
+        raise RefreshTokenExpired("The session was idle too long; log in again.")
+    auth_session.last_used_at = now
+    REFRESHES.labels("rotated").inc()
+    return await _issue_tokens(session, access_tokens, auth_session)
 
 
-async def _explain_rejected_refresh(session: AsyncSession, token_hash: str) -> NoReturn:
+async def _explain_rejected_refresh(
+    session: AsyncSession, client: ClientContext, token_hash: str
+) -> NoReturn:
     token = await session.scalar(select(RefreshToken).where(RefreshToken.token_hash == token_hash))
     if token is None:
+        REFRESHES.labels("invalid").inc()
         raise RefreshTokenInvalid()
     if token.revoked_at is not None:
-        await revoke_family(session, token.family_id)
+        session_revoked_at = await session.scalar(
+            select(AuthSession.revoked_at).where(AuthSession.id == token.family_id)
+        )
+        if session_revoked_at is not None:
+            # The session had already ended (logout, password change, admin): a dead token,
+            # not a stolen one.
+            REFRESHES.labels("revoked").inc()
+            raise RefreshTokenRevoked()
+        await _revoke_sessions(session, AuthSession.id == token.family_id)
+        REFRESHES.labels("reused").inc()
+        audit.record(
+            session,
+            Event.REFRESH_TOKEN_REUSED,
+            client,
+            subject_id=token.user_id,
+            session_id=str(token.family_id),
+            family_revoked=True,
+        )
         raise RefreshTokenReused()
+    REFRESHES.labels("expired").inc()
     raise RefreshTokenExpired()
 
 
-async def revoke_family(session: AsyncSession, family_id: uuid.UUID) -> None:
+async def _revoke_sessions(session: AsyncSession, which: ColumnElement[bool]) -> None:
+    """Revoke the chosen sessions and every refresh token of theirs."""
+    now = utcnow()
+    session_ids = select(AuthSession.id).where(which).scalar_subquery()
     await session.execute(
         update(RefreshToken)
-        .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
-        .values(revoked_at=utcnow())
+        .where(RefreshToken.family_id.in_(session_ids), RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    await session.execute(
+        update(AuthSession).where(which, AuthSession.revoked_at.is_(None)).values(revoked_at=now)
     )
 
 
-async def logout(session: AsyncSession, *, refresh_token: str) -> None:
-    """End the login this refresh token belongs to; an unknown or revoked token is a no-op."""
+async def revoke_all_sessions(session: AsyncSession, user_id: int) -> None:
+    await _revoke_sessions(session, AuthSession.user_id == user_id)
+
+
+async def logout(session: AsyncSession, client: ClientContext, *, refresh_token: str) -> None:
+    """End the session this refresh token belongs to; an unknown token is a no-op."""
     token = await session.scalar(
         select(RefreshToken).where(RefreshToken.token_hash == hash_opaque_token(refresh_token))
     )
-    if token is not None:
-        await revoke_family(session, token.family_id)
-
-
-async def revoke_all_refresh_tokens(session: AsyncSession, user_id: int) -> None:
-    await session.execute(
-        update(RefreshToken)
-        .where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))
-        .values(revoked_at=utcnow())
+    if token is None:
+        return
+    await _revoke_sessions(session, AuthSession.id == token.family_id)
+    audit.record(
+        session,
+        Event.LOGOUT,
+        client,
+        actor_id=token.user_id,
+        subject_id=token.user_id,
+        session_id=str(token.family_id),
     )
 
 
-async def change_password(
+async def revoke_token(
+    session: AsyncSession, access_tokens: AccessTokenCodec, client: ClientContext, *, token: str
+) -> None:
+    """RFC 7009 revocation: a refresh token, or an access token (through its session), ends
+    its session. Anything else is ignored."""
+    token_hash = hash_opaque_token(token)
+    if await session.scalar(select(RefreshToken.id).where(RefreshToken.token_hash == token_hash)):
+        await logout(session, client, refresh_token=token)
+        return
+    try:
+        claims = access_tokens.decode(token)
+        session_id = uuid.UUID(claims.session_id) if claims.session_id else None
+    except (AppError, ValueError):
+        return
+    if session_id is not None:
+        await _revoke_sessions(
+            session, (AuthSession.id == session_id) & (AuthSession.user_id == claims.user_id)
+        )
+        audit.record(
+            session,
+            Event.LOGOUT,
+            client,
+            actor_id=claims.user_id,
+            subject_id=claims.user_id,
+            session_id=str(session_id),
+        )
+
+
+async def logout_all(session: AsyncSession, client: ClientContext, *, user_id: int) -> None:
+    await revoke_all_sessions(session, user_id)
+    audit.record(session, Event.LOGOUT_ALL, client, actor_id=user_id, subject_id=user_id)
+
+
+def _is_live(settings: Settings, now: datetime) -> ColumnElement[bool]:
+    idle_limit = now - timedelta(days=settings.refresh_idle_days)
+    return (
+        AuthSession.revoked_at.is_(None)
+        & (AuthSession.expires_at > now)
+        & (AuthSession.last_used_at > idle_limit)
+    )
+
+
+async def list_sessions(
+    session: AsyncSession, settings: Settings, *, user_id: int
+) -> list[AuthSession]:
+    """The user's live sessions, newest first."""
+    result = await session.scalars(
+        select(AuthSession)
+        .where(AuthSession.user_id == user_id, _is_live(settings, utcnow()))
+        .order_by(AuthSession.created_at.desc())
+    )
+    return list(result)
+
+
+async def revoke_session(
     session: AsyncSession,
-    hasher: PasswordHasher,
+    client: ClientContext,
     *,
     user_id: int,
-    current_password: str,
-    new_password: str,
+    session_id: uuid.UUID,
+    actor_id: int,
 ) -> None:
-    """Set a new password and end every session of the user."""
-    user = await session.get_one(User, user_id)
-    if (problem := password_problem(new_password, user.email)) is not None:
-        raise PasswordRejected(problem, field="new_password")
-    is_valid, _ = await hasher.verify_and_update(current_password, user.hashed_password)
-    if not is_valid:
-        raise WrongCurrentPassword()
-    user.hashed_password = await hasher.hash(new_password)
-    await revoke_all_refresh_tokens(session, user_id)
-    await session.flush()
+    """Revoke one session of this user; someone else's session is "not found"."""
+    owned = await session.scalar(
+        select(AuthSession.id).where(AuthSession.id == session_id, AuthSession.user_id == user_id)
+    )
+    if owned is None:
+        raise SessionNotFound()
+    await _revoke_sessions(session, AuthSession.id == session_id)
+    audit.record(
+        session,
+        Event.SESSION_REVOKED,
+        client,
+        actor_id=actor_id,
+        subject_id=user_id,
+        session_id=str(session_id),
+    )
+
+
+async def revoke_user_sessions(
+    session: AsyncSession, client: ClientContext, *, user_id: int, actor_id: int
+) -> None:
+    await revoke_all_sessions(session, user_id)
+    audit.record(
+        session, Event.SESSION_REVOKED, client, actor_id=actor_id, subject_id=user_id, all=True
+    )
+
+
+async def purge_expired_sessions(session: AsyncSession, *, idle_days: int) -> int:
+    """Delete sessions that can never be refreshed again (their tokens go with them).
+
+    Revoked sessions are kept for the idle period, so that a stolen token presented soon
+    after is still recognised as reuse and recorded.
+    """
+    now = utcnow()
+    idle_limit = now - timedelta(days=idle_days)
+    result = await session.execute(
+        delete(AuthSession).where(
+            or_(
+                AuthSession.expires_at <= now,
+                AuthSession.last_used_at < idle_limit,
+                AuthSession.revoked_at < idle_limit,
+            )
+        )
+    )
+    # Orphans cannot exist (ON DELETE CASCADE); this also clears tokens past their own expiry.
+    await session.execute(delete(RefreshToken).where(RefreshToken.expires_at <= now))
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -5,6 +5,7 @@ from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 from typing import Annotated, Literal
 
+from limits import parse
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -34,6 +35,8 @@ class Settings(BaseSettings):
     jwt_audience: str = "py-auth"
     access_token_minutes: int = Field(default=15, ge=1)
     refresh_token_days: int = Field(default=14, ge=1)
+    # A session unused this long cannot be refreshed, whatever its absolute expiry.
+    refresh_idle_days: int = Field(default=7, ge=1)
 
     # pwdlib's recommended Argon2id parameters; tests lower them through the environment.
     argon2_time_cost: int = Field(default=3, ge=1)
@@ -41,6 +44,18 @@ class Settings(BaseSettings):
     argon2_parallelism: int = Field(default=4, ge=1)
     # Concurrent hashes; each takes argon2_memory_kib of memory and a core for ~100 ms.
     password_hash_concurrency: int = Field(default_factory=lambda: os.cpu_count() or 2, ge=1)
+
+    password_min_length: int = Field(default=8, ge=8, le=128)
+    # Per-account throttling of failed logins (counted in the database, for every process).
+    login_max_failures: int = Field(default=5, ge=1)
+    login_failure_window: int = Field(default=15 * 60, ge=1, description="seconds")
+    login_lockout_seconds: int = Field(default=60, ge=1)
+    login_lockout_max_seconds: int = Field(default=15 * 60, ge=1)
+    # Per-client-IP limit on login and registration; empty switches it off.
+    auth_rate_limit: str = "30/minute"
+    rate_limit_storage_url: str | None = None
+
+    audit_retention_days: int = Field(default=365, ge=1)
 
     cors_origins: Annotated[list[str], NoDecode] = []
     # Proxies whose X-Forwarded-For is believed (IPs or CIDR networks, comma-separated).
@@ -58,6 +73,16 @@ class Settings(BaseSettings):
     def _secret_is_long_enough(cls, value: SecretStr) -> SecretStr:
         if len(value.get_secret_value().encode()) < MIN_SECRET_BYTES:
             raise ValueError(f"must be at least {MIN_SECRET_BYTES} bytes")
+        return value
+
+    @field_validator("auth_rate_limit")
+    @classmethod
+    def _rate_limit_parses(cls, value: str) -> str:
+        if value.strip():
+            try:
+                parse(value)
+            except ValueError as exc:
+                raise ValueError(f"not a rate limit like '30/minute': {exc}") from None
         return value
 
     @field_validator("cors_origins", "trusted_proxies", mode="before")

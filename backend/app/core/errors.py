@@ -5,7 +5,7 @@ shape by the handlers below), so clients can rely on ``code`` never changing.
 """
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from http import HTTPStatus
 from typing import Any, ClassVar
 
@@ -57,20 +57,36 @@ class AppError(Exception):
     def body(self) -> dict[str, Any]:
         return {"detail": self.message, "code": self.code, **self.extra}
 
+    def response_headers(self) -> Mapping[str, str] | None:
+        return self.headers
+
+
+REALM = "py-auth"
+
 
 class NotAuthenticated(AppError):
     status_code = 401
     code = "not_authenticated"
     detail = "Not authenticated."
-    headers = {"WWW-Authenticate": "Bearer"}
+    headers = {"WWW-Authenticate": f'Bearer realm="{REALM}"'}
 
 
 class InvalidToken(NotAuthenticated):
+    """A bearer token that was presented and refused (RFC 6750 §3.1: error="invalid_token")."""
+
     code = "invalid_token"
     detail = "The access token is invalid."
 
+    def response_headers(self) -> Mapping[str, str]:
+        description = self.message.replace('"', "'")
+        return {
+            "WWW-Authenticate": (
+                f'Bearer realm="{REALM}", error="invalid_token", error_description="{description}"'
+            )
+        }
 
-class TokenExpired(NotAuthenticated):
+
+class TokenExpired(InvalidToken):
     code = "token_expired"
     detail = "The access token has expired."
 
@@ -91,6 +107,33 @@ class Conflict(AppError):
     status_code = 409
     code = "conflict"
     detail = "The request conflicts with the current state."
+
+
+class RequestInvalid(AppError):
+    """The request is malformed; ``errors`` says where, in pydantic's {loc, msg, type} shape."""
+
+    status_code = 422
+    code = "validation_error"
+    detail = "The request is not valid."
+
+    def __init__(self, errors: Sequence[Mapping[str, Any]], detail: str | None = None) -> None:
+        super().__init__(
+            detail,
+            errors=[
+                {
+                    "loc": list(error.get("loc", ())),
+                    "msg": error.get("msg", ""),
+                    "type": error.get("type", ""),
+                }
+                for error in errors
+            ],
+        )
+
+
+class UnsupportedMediaType(AppError):
+    status_code = 415
+    code = "unsupported_media_type"
+    detail = "Unsupported content type."
 
 
 class ServiceUnavailable(AppError):
@@ -133,7 +176,7 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 async def _app_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AppError)
-    return error_response(exc.status_code, exc.body(), exc.headers)
+    return error_response(exc.status_code, exc.body(), exc.response_headers())
 
 
 async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
@@ -143,18 +186,9 @@ async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status_code, {"detail": detail, "code": code}, exc.headers)
 
 
-async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    errors = [
-        {
-            "loc": list(error.get("loc", ())),
-            "msg": error.get("msg", ""),
-            "type": error.get("type", ""),
-        }
-        for error in exc.errors()
-    ]
-    body = {"detail": "The request is not valid.", "code": "validation_error", "errors": errors}
-    return error_response(422, body)
+    return await _app_error(request, RequestInvalid(exc.errors()))
 
 
 async def _database_unavailable(_request: Request, exc: Exception) -> JSONResponse:

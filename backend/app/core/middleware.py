@@ -19,7 +19,7 @@ logger = logging.getLogger("app.request")
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
-_SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._\-]{1,128}$")
+_SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._\-]{1,128}")
 _KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 # Probes are called every few seconds by load balancers: counted in metrics, not logged.
 QUIET_ROUTES = frozenset({"/health", "/ready", "/metrics"})
@@ -197,7 +197,7 @@ def _request_id_from(scope: Scope) -> str:
     for name, value in scope["headers"]:
         if name == b"x-request-id":
             candidate: str = value.decode("latin-1")
-            if _SANE_REQUEST_ID.match(candidate):
+            if _SANE_REQUEST_ID.fullmatch(candidate):
                 return candidate
             break
     return uuid.uuid4().hex

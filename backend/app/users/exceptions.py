@@ -1,6 +1,6 @@
 """Errors of user administration."""
 
-from app.core.errors import AppError, Conflict, NotFound
+from app.core.errors import AppError, Conflict, NotFound, PermissionDenied
 
 
 class UserNotFound(NotFound):
@@ -9,6 +9,18 @@ class UserNotFound(NotFound):
 
 class LastAdminProtected(Conflict):
     detail = "This is the last active admin: grant admin to another active user first."
+
+
+class RoleChangeDenied(PermissionDenied):
+    """Granting or removing a role takes every permission the role holds: otherwise a user
+    who may only edit users could make themselves admin."""
+
+    def __init__(self, missing: list[str]) -> None:
+        super().__init__(
+            "You can only grant or remove roles whose permissions you hold; "
+            f"missing: {', '.join(missing)}.",
+            missing=missing,
+        )
 
 
 class UnknownRole(AppError):

@@ -5,8 +5,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from app.auth import service as auth_service
-from app.auth.dependencies import CurrentUser, PasswordHasherDep
+from app.auth.dependencies import CurrentUser, PasswordHasherDep, SettingsDep
 from app.auth.schemas import PasswordChangeRequest
+from app.core.context import ClientContextDep
 from app.core.database import SessionDep
 from app.core.errors import error_responses
 from app.core.pagination import Page, PageParamsDep
@@ -36,10 +37,14 @@ async def change_my_password(
     user: CurrentUser,
     session: SessionDep,
     hasher: PasswordHasherDep,
+    settings: SettingsDep,
+    client: ClientContextDep,
 ) -> None:
     await auth_service.change_password(
         session,
         hasher,
+        settings,
+        client,
         user_id=user.id,
         current_password=body.current_password,
         new_password=body.new_password,
@@ -70,9 +75,10 @@ async def read_user(user_id: IdPath, _: UserReader, session: SessionDep) -> User
 
 @router.patch("/{user_id}", response_model=UserRead, responses=error_responses(404, 409))
 async def update_user(
-    user_id: IdPath, body: UserUpdate, _: UserEditor, session: SessionDep
+    user_id: IdPath, body: UserUpdate, editor: UserEditor, session: SessionDep
 ) -> UserRead:
-    return UserRead.from_user(await service.update_user(session, user_id, body))
+    user = await service.update_user(session, user_id, body, actor_permissions=editor.permissions)
+    return UserRead.from_user(user)
 
 
 @router.delete(

@@ -7,11 +7,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 from sqlalchemy.sql import ColumnElement
 
-from app.auth.models import Role, User, user_roles
-from app.auth.service import revoke_all_refresh_tokens
+from app.auth.models import Permission, Role, User, role_permissions, user_roles
+from app.auth.service import revoke_all_sessions
 from app.core.pagination import PageParams
 from app.core.security import PasswordHasher
-from app.users.exceptions import LastAdminProtected, UnknownRole, UserNotFound
+from app.users.exceptions import LastAdminProtected, RoleChangeDenied, UnknownRole, UserNotFound
 from app.users.schemas import UsersFilter, UserUpdate
 
 ADMIN_ROLE = "admin"
@@ -69,16 +69,20 @@ async def _roles_by_name(session: AsyncSession, names: list[str]) -> list[Role]:
 async def _guard_last_admin(session: AsyncSession, user: User) -> None:
     """Refuse a change that would leave no active admin.
 
-    Locks the active admins' rows (PostgreSQL) so that two admins demoting each other at
-    once cannot both pass the check; on SQLite, transactions are already serialized.
+    Every such check first locks the admin role's row (PostgreSQL), so two admins demoting,
+    deactivating or deleting each other at once are checked one after the other; the count
+    is then a new statement, which sees what the other transaction committed. Locking the
+    admins' user rows would not do: a demotion changes user_roles, not the user row, so a
+    waiting check would go on with its old view of who is admin. On SQLite, transactions
+    are already serialized.
     """
+    await session.execute(select(Role.id).where(Role.name == ADMIN_ROLE).with_for_update())
     active_admin_ids = set(
         await session.scalars(
             select(User.id)
             .join(user_roles, user_roles.c.user_id == User.id)
             .join(Role, Role.id == user_roles.c.role_id)
             .where(Role.name == ADMIN_ROLE, User.is_active.is_(True))
-            .with_for_update(of=User)
         )
     )
     if user.id in active_admin_ids and len(active_admin_ids) == 1:
@@ -89,10 +93,39 @@ def _is_active_admin(user: User) -> bool:
     return user.is_active and any(role.name == ADMIN_ROLE for role in user.roles)
 
 
-async def update_user(session: AsyncSession, user_id: int, changes: UserUpdate) -> User:
+async def _guard_role_change(
+    session: AsyncSession, user: User, new_roles: list[Role], actor_permissions: frozenset[str]
+) -> None:
+    """Refuse to grant or remove a role holding a permission the actor lacks (no escalation)."""
+    changed = {role.name for role in new_roles} ^ {role.name for role in user.roles}
+    if not changed:
+        return
+    needed = set(
+        await session.scalars(
+            select(Permission.name)
+            .join(role_permissions, role_permissions.c.permission_id == Permission.id)
+            .join(Role, Role.id == role_permissions.c.role_id)
+            .where(Role.name.in_(changed))
+        )
+    )
+    if missing := sorted(needed - actor_permissions):
+        raise RoleChangeDenied(missing)
+
+
+async def update_user(
+    session: AsyncSession,
+    user_id: int,
+    changes: UserUpdate,
+    *,
+    actor_permissions: frozenset[str],
+) -> User:
+    """Apply an administrator's changes. ``actor_permissions`` are the caller's: roles whose
+    permissions the caller does not all hold can be neither granted nor removed."""
     user = await get_user(session, user_id)
     fields = changes.model_fields_set
     new_roles = await _roles_by_name(session, changes.roles) if changes.roles is not None else None
+    if new_roles is not None:
+        await _guard_role_change(session, user, new_roles, actor_permissions)
     loses_admin = _is_active_admin(user) and (
         (changes.is_active is False)
         or (new_roles is not None and all(role.name != ADMIN_ROLE for role in new_roles))
@@ -103,7 +136,7 @@ async def update_user(session: AsyncSession, user_id: int, changes: UserUpdate) 
         user.full_name = changes.full_name
     if changes.is_active is not None:
         if user.is_active and not changes.is_active:
-            await revoke_all_refresh_tokens(session, user.id)
+            await revoke_all_sessions(session, user.id)
         user.is_active = changes.is_active
     if new_roles is not None:
         user.roles = new_roles

@@ -103,9 +103,7 @@ class TestListArticles:
         assert page["total"] == 21
         assert page["limit"] == 20
 
-    async def test_limit_and_offset_select_a_window(
-        self, client, session, make_user, auth_headers
-    ):
+    async def test_limit_and_offset_select_a_window(self, client, session, make_user, auth_headers):
         viewer = await make_user(roles=["viewer"])
         articles = await make_articles(session, viewer, 5)
 
@@ -130,13 +128,13 @@ class TestListArticles:
         assert response.json()["total"] == 2
 
     @pytest.mark.parametrize("limit", [1, 100])
-    async def test_limit_bounds_are_accepted(
-        self, client, session, make_user, auth_headers, limit
-    ):
+    async def test_limit_bounds_are_accepted(self, client, session, make_user, auth_headers, limit):
         viewer = await make_user(roles=["viewer"])
         articles = await make_articles(session, viewer, 2)
 
-        response = await client.get("/articles", params={"limit": limit}, headers=auth_headers(viewer))
+        response = await client.get(
+            "/articles", params={"limit": limit}, headers=auth_headers(viewer)
+        )
 
         assert response.status_code == 200
         assert len(response.json()["items"]) == min(limit, len(articles))
@@ -148,7 +146,9 @@ class TestListArticles:
     ):
         viewer = await make_user(roles=["viewer"])
 
-        response = await client.get("/articles", params={"limit": limit}, headers=auth_headers(viewer))
+        response = await client.get(
+            "/articles", params={"limit": limit}, headers=auth_headers(viewer)
+        )
 
         assert_error(response, 422, "validation_error")
         assert response.json()["errors"][0]["loc"] == ["query", "limit"]
@@ -156,7 +156,9 @@ class TestListArticles:
     async def test_negative_offset_is_422(self, client, make_user, auth_headers):
         viewer = await make_user(roles=["viewer"])
 
-        response = await client.get("/articles", params={"offset": -1}, headers=auth_headers(viewer))
+        response = await client.get(
+            "/articles", params={"offset": -1}, headers=auth_headers(viewer)
+        )
 
         assert_error(response, 422, "validation_error")
         assert response.json()["errors"][0]["loc"] == ["query", "offset"]
@@ -431,9 +433,7 @@ class TestUpdateArticle:
             pytest.param({"author_id": 1}, id="unknown-field"),
         ],
     )
-    async def test_invalid_changes_are_422(
-        self, client, session, make_user, auth_headers, payload
-    ):
+    async def test_invalid_changes_are_422(self, client, session, make_user, auth_headers, payload):
         editor = await make_user(roles=["editor"])
         article = await make_article(session, editor, title="Before")
 

@@ -41,9 +41,7 @@ async def test_login_accepts_grant_type_password(client, make_user):
     assert response.status_code == 200, response.text
 
 
-async def test_wrong_password_unknown_email_and_inactive_user_get_the_same_401(
-    client, make_user
-):
+async def test_wrong_password_unknown_email_and_inactive_user_get_the_same_401(client, make_user):
     active = await make_user()
     inactive = await make_user(is_active=False)
 
@@ -55,12 +53,10 @@ async def test_wrong_password_unknown_email_and_inactive_user_get_the_same_401(
 
     for response in responses:
         assert response.status_code == 401
-        assert response.headers["WWW-Authenticate"] == "Bearer"
-        assert response.json() == {
-            "detail": "Incorrect email or password.",
-            "code": "invalid_credentials",
-        }
+        assert response.headers["WWW-Authenticate"].partition(" ")[0] == "Bearer"
+        assert response.json()["code"] == "invalid_credentials"
     assert len({response.content for response in responses}) == 1
+    assert len({response.headers["WWW-Authenticate"] for response in responses}) == 1
 
 
 async def test_login_refuses_a_json_body(client, make_user):
@@ -122,9 +118,7 @@ async def test_login_keeps_a_hash_with_current_parameters(client, session, make_
     assert stored == user.hashed_password
 
 
-async def test_login_with_an_unknown_email_verifies_against_a_dummy_hash(
-    app, client, monkeypatch
-):
+async def test_login_with_an_unknown_email_verifies_against_a_dummy_hash(app, client, monkeypatch):
     hasher = app.state.password_hasher
     spy = AsyncMock(wraps=hasher.verify_dummy)
     monkeypatch.setattr(hasher, "verify_dummy", spy)

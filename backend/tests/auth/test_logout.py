@@ -24,6 +24,20 @@ async def test_logout_returns_204_and_revokes_the_refresh_token(client, make_use
     assert refreshed.json()["code"] == "token_revoked"
 
 
+async def test_logout_ends_the_access_token_of_its_login_at_once(client, make_user):
+    user = await make_user()
+    tokens = await login(client, user.email)
+    assert (
+        await client.get("/users/me", headers=bearer(tokens["access_token"]))
+    ).status_code == 200
+
+    assert (await _logout(client, tokens["refresh_token"])).status_code == 204
+
+    me = await client.get("/users/me", headers=bearer(tokens["access_token"]))
+    assert me.status_code == 401
+    assert me.json()["code"] == "invalid_token"
+
+
 async def test_logout_revokes_the_tokens_rotated_from_the_same_login(client, make_user):
     user = await make_user()
     first = (await login(client, user.email))["refresh_token"]
@@ -74,6 +88,20 @@ async def test_logout_all_revokes_every_refresh_token_of_the_caller(client, make
         assert refreshed.json()["code"] == "token_revoked"
 
 
+async def test_logout_all_ends_every_access_token_of_the_caller(client, make_user):
+    user = await make_user()
+    first = await login(client, user.email)
+    second = await login(client, user.email)
+
+    assert (
+        await client.post("/auth/logout-all", headers=bearer(first["access_token"]))
+    ).status_code == 204
+
+    for tokens in (first, second):
+        me = await client.get("/users/me", headers=bearer(tokens["access_token"]))
+        assert me.status_code == 401
+
+
 async def test_logout_all_leaves_other_users_tokens_alone(client, make_user):
     user = await make_user()
     other = await make_user()
@@ -92,4 +120,4 @@ async def test_logout_all_without_a_token_gives_401(client):
 
     assert response.status_code == 401
     assert response.json()["code"] == "not_authenticated"
-    assert response.headers["WWW-Authenticate"] == "Bearer"
+    assert response.headers["WWW-Authenticate"].partition(" ")[0] == "Bearer"

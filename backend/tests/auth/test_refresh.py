@@ -2,7 +2,7 @@
 
 import asyncio
 import hashlib
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -20,7 +20,7 @@ async def _refresh(client, refresh_token: str):
 def _assert_401(response, code: str) -> None:
     assert response.status_code == 401, response.text
     assert response.json()["code"] == code
-    assert response.headers["WWW-Authenticate"] == "Bearer"
+    assert response.headers["WWW-Authenticate"].partition(" ")[0] == "Bearer"
 
 
 async def test_refresh_returns_a_new_pair_with_a_different_refresh_token(client, make_user):
@@ -106,26 +106,75 @@ async def test_refresh_token_sent_with_extra_fields_is_refused(client, make_user
     assert response.status_code == 422
 
 
-async def test_expired_refresh_token_gives_401_token_expired(
-    client, make_user, settings, monkeypatch
-):
+class Clock:
+    """Stands in for the service's utcnow: time moves only when a test says so."""
+
+    def __init__(self) -> None:
+        self.now = utcnow()
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+@pytest.fixture
+def clock(monkeypatch) -> Clock:
+    clock = Clock()
+    monkeypatch.setattr(auth_service, "utcnow", clock)
+    return clock
+
+
+async def test_expired_refresh_token_gives_401_token_expired(client, make_user, settings, clock):
     user = await make_user()
     tokens = await login(client, user.email)
-    later = utcnow() + timedelta(days=settings.refresh_token_days, minutes=1)
-    monkeypatch.setattr(auth_service, "utcnow", lambda: later)
+    clock.advance(days=settings.refresh_token_days, minutes=1)
 
     response = await _refresh(client, tokens["refresh_token"])
 
     _assert_401(response, "token_expired")
 
 
-async def test_refresh_token_still_works_just_before_it_expires(
-    client, make_user, settings, monkeypatch
+async def test_refresh_token_in_use_still_expires_refresh_token_days_after_login(
+    client, make_user, settings, clock
+):
+    user = await make_user()
+    logged_in_at = clock.now
+    token = (await login(client, user.email))["refresh_token"]
+    lifetime = timedelta(days=settings.refresh_token_days)
+    # Refreshing often enough never to be idle: rotation must not extend the login.
+    step = timedelta(days=settings.refresh_idle_days) - timedelta(minutes=1)
+    while clock.now + step < logged_in_at + lifetime:
+        clock.now += step
+        response = await _refresh(client, token)
+        assert response.status_code == 200, response.text
+        token = response.json()["refresh_token"]
+    clock.now = logged_in_at + lifetime + timedelta(minutes=1)
+
+    response = await _refresh(client, token)
+
+    _assert_401(response, "token_expired")
+
+
+async def test_refresh_token_unused_for_the_idle_period_gives_401_token_expired(
+    client, make_user, settings, clock
 ):
     user = await make_user()
     tokens = await login(client, user.email)
-    almost = utcnow() + timedelta(days=settings.refresh_token_days, minutes=-1)
-    monkeypatch.setattr(auth_service, "utcnow", lambda: almost)
+    clock.advance(days=settings.refresh_idle_days, minutes=1)
+
+    response = await _refresh(client, tokens["refresh_token"])
+
+    _assert_401(response, "token_expired")
+
+
+async def test_refresh_token_works_just_before_the_idle_period_ends(
+    client, make_user, settings, clock
+):
+    user = await make_user()
+    tokens = await login(client, user.email)
+    clock.advance(days=settings.refresh_idle_days, minutes=-1)
 
     response = await _refresh(client, tokens["refresh_token"])
 
@@ -157,7 +206,7 @@ async def test_refresh_of_an_inactive_users_token_gives_401(client, session, mak
     response = await _refresh(client, tokens["refresh_token"])
 
     assert response.status_code == 401
-    assert response.headers["WWW-Authenticate"] == "Bearer"
+    assert response.headers["WWW-Authenticate"].partition(" ")[0] == "Bearer"
 
 
 async def test_concurrent_refreshes_of_one_token_let_exactly_one_through(client, make_user):

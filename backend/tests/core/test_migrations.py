@@ -20,6 +20,7 @@ EXPECTED_ROLES = {
         "update_user",
         "delete_user",
         "manage_roles",
+        "read_audit",
     },
 }
 

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from app.articles.models import Article
-from app.auth.models import RefreshToken, User
+from app.auth.models import Permission, RefreshToken, Role, User
 from tests.helpers import bearer, login
 
 
@@ -38,6 +38,12 @@ async def refresh_tokens_of(session: Any, user_id: int) -> list[RefreshToken]:
     )
     await session.commit()
     return tokens
+
+
+async def make_role(session: Any, name: str, permissions: list[str]) -> None:
+    rows = list(await session.scalars(select(Permission).where(Permission.name.in_(permissions))))
+    session.add(Role(name=name, description="", permissions=rows))
+    await session.commit()
 
 
 def assert_error(response: Any, status: int, code: str) -> None:
@@ -451,6 +457,55 @@ class TestUpdateUser:
         response = await client.post("/articles", json={"title": "T"}, headers=headers)
         assert_error(response, 403, "permission_denied")
 
+    async def test_cannot_grant_a_role_holding_permissions_one_lacks(
+        self, client, session, make_user, auth_headers
+    ):
+        await make_role(session, "user-manager", ["read_user", "update_user"])
+        manager = await make_user(roles=["user-manager"])
+
+        response = await client.patch(
+            f"/users/{manager.id}",
+            json={"roles": ["user-manager", "admin"]},
+            headers=auth_headers(manager),
+        )
+
+        assert_error(response, 403, "permission_denied")
+        assert "manage_roles" in response.json()["missing"]
+        stored = await fetch_user(session, manager.id)
+        assert stored is not None
+        assert [role.name for role in stored.roles] == ["user-manager"]
+
+    async def test_cannot_remove_a_role_holding_permissions_one_lacks(
+        self, client, session, make_user, auth_headers
+    ):
+        await make_role(session, "user-manager", ["read_user", "update_user"])
+        manager = await make_user(roles=["user-manager"])
+        await make_user(roles=["admin"])
+        admin = await make_user(roles=["admin"])
+
+        response = await client.patch(
+            f"/users/{admin.id}", json={"roles": ["viewer"]}, headers=auth_headers(manager)
+        )
+
+        assert_error(response, 403, "permission_denied")
+        stored = await fetch_user(session, admin.id)
+        assert stored is not None
+        assert [role.name for role in stored.roles] == ["admin"]
+
+    async def test_can_grant_a_role_whose_permissions_one_holds(
+        self, client, session, make_user, auth_headers
+    ):
+        await make_role(session, "user-manager", ["read_article", "read_user", "update_user"])
+        manager = await make_user(roles=["user-manager"])
+        target = await make_user(roles=[])
+
+        response = await client.patch(
+            f"/users/{target.id}", json={"roles": ["viewer"]}, headers=auth_headers(manager)
+        )
+
+        assert response.status_code == 200, response.text
+        assert response.json()["roles"] == ["viewer"]
+
 
 class TestDeleteUser:
     async def test_anonymous_is_401(self, client, make_user):
@@ -476,9 +531,7 @@ class TestDeleteUser:
 
         assert_error(response, 404, "not_found")
 
-    async def test_returns_204_and_the_user_is_gone(
-        self, client, session, make_user, auth_headers
-    ):
+    async def test_returns_204_and_the_user_is_gone(self, client, session, make_user, auth_headers):
         admin = await make_user(roles=["admin"])
         target = await make_user()
 
@@ -490,9 +543,7 @@ class TestDeleteUser:
         assert_error(again, 404, "not_found")
         assert await fetch_user(session, target.id) is None
 
-    async def test_deletes_the_users_refresh_tokens(
-        self, client, session, make_user, auth_headers
-    ):
+    async def test_deletes_the_users_refresh_tokens(self, client, session, make_user, auth_headers):
         admin = await make_user(roles=["admin"])
         target = await make_user()
         tokens = await login(client, target.email)

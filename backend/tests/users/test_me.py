@@ -134,9 +134,7 @@ async def test_change_password_revokes_every_refresh_token_of_the_user(
     user = await make_user()
     sessions = [await login(client, user.email) for _ in range(2)]
 
-    assert (
-        await _change_password(client, bearer(sessions[0]["access_token"]))
-    ).status_code == 204
+    assert (await _change_password(client, bearer(sessions[0]["access_token"]))).status_code == 204
 
     for tokens in sessions:
         refreshed = await client.post(
@@ -171,7 +169,9 @@ async def test_change_password_refuses_a_new_password_against_the_policy(
     response = await _change_password(client, auth_headers(user), new=new_password)
 
     assert response.status_code == 422
-    assert response.json()["code"] == "validation_error"
+    body = response.json()
+    assert body["code"] == "validation_error"
+    assert [error["loc"] for error in body["errors"]] == [["body", "new_password"]]
     assert await _login_status(client, user.email, PASSWORD) == 200
 
 

@@ -1,0 +1,99 @@
+"""Recording and reading security events.
+
+``record`` only adds to the session: the event is committed with the change it describes,
+or rolled back with it. Nothing secret goes in: callers pass ids, names and reasons, never
+passwords, tokens or hashes.
+"""
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import ColumnElement, delete, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.audit.models import AuditEvent
+from app.core.context import ClientContext
+from app.core.pagination import PageParams
+
+
+class Event(StrEnum):
+    USER_REGISTERED = "user_registered"
+    LOGIN_SUCCEEDED = "login_succeeded"
+    LOGIN_FAILED = "login_failed"
+    REFRESH_TOKEN_REUSED = "refresh_token_reused"
+    LOGOUT = "logout"
+    LOGOUT_ALL = "logout_all"
+    SESSION_REVOKED = "session_revoked"
+    PASSWORD_CHANGED = "password_changed"
+    USER_UPDATED = "user_updated"
+    USER_DEACTIVATED = "user_deactivated"
+    USER_DELETED = "user_deleted"
+    ROLE_CREATED = "role_created"
+    ROLE_PERMISSIONS_CHANGED = "role_permissions_changed"
+    ROLE_DELETED = "role_deleted"
+    LOCKOUT_LIFTED = "lockout_lifted"
+    PERMISSION_DENIED = "permission_denied"
+
+
+def record(
+    session: AsyncSession,
+    event: Event,
+    client: ClientContext,
+    *,
+    actor_id: int | None = None,
+    subject_id: int | None = None,
+    **details: Any,
+) -> None:
+    session.add(
+        AuditEvent(
+            event=event.value,
+            actor_user_id=actor_id,
+            subject_user_id=subject_id,
+            ip=client.ip,
+            user_agent=client.user_agent,
+            request_id=client.request_id,
+            details=details,
+        )
+    )
+
+
+async def list_events(
+    session: AsyncSession,
+    page: PageParams,
+    *,
+    event: str | None = None,
+    user_id: int | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> tuple[list[AuditEvent], int]:
+    conditions: list[ColumnElement[bool]] = []
+    if event:
+        conditions.append(AuditEvent.event == event)
+    if user_id is not None:
+        conditions.append(
+            or_(AuditEvent.actor_user_id == user_id, AuditEvent.subject_user_id == user_id)
+        )
+    if since is not None:
+        conditions.append(AuditEvent.occurred_at >= _as_utc(since))
+    if until is not None:
+        conditions.append(AuditEvent.occurred_at < _as_utc(until))
+    total = await session.scalar(select(func.count()).select_from(AuditEvent).where(*conditions))
+    events = await session.scalars(
+        select(AuditEvent)
+        .where(*conditions)
+        .order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc())
+        .limit(page.limit)
+        .offset(page.offset)
+    )
+    return list(events), total or 0
+
+
+def _as_utc(moment: datetime) -> datetime:
+    """A time without a zone is taken as UTC, the zone of every stored timestamp."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+async def purge_events(session: AsyncSession, *, older_than: datetime) -> int:
+    result = await session.execute(delete(AuditEvent).where(AuditEvent.occurred_at < older_than))
+    return int(getattr(result, "rowcount", 0) or 0)

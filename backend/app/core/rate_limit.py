@@ -1,0 +1,64 @@
+"""Per-client rate limits with the `limits` library: in memory for one process, in Redis
+(RATE_LIMIT_STORAGE_URL=redis://...) when several processes must share the counts."""
+
+import math
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from fastapi import Depends, Request
+from limits import RateLimitItem, parse
+from limits.aio.storage import MemoryStorage, Storage
+from limits.aio.strategies import MovingWindowRateLimiter
+from limits.storage import storage_from_string
+
+from app.core.errors import AppError
+
+
+class RateLimited(AppError):
+    status_code = 429
+    code = "rate_limited"
+    detail = "Too many requests; try again later."
+
+    def __init__(self, retry_after: int, detail: str | None = None) -> None:
+        super().__init__(detail)
+        self.retry_after = max(1, retry_after)
+
+    def response_headers(self) -> Mapping[str, str]:
+        return {"Retry-After": str(self.retry_after)}
+
+
+class ClientRateLimiter:
+    """A moving-window limit per (bucket, client IP); off when the limit is empty."""
+
+    def __init__(self, limit: str, storage_url: str | None) -> None:
+        self.item: RateLimitItem | None = parse(limit) if limit.strip() else None
+        storage = (
+            storage_from_string(_async_url(storage_url), implementation="redispy")
+            if storage_url
+            else MemoryStorage()
+        )
+        assert isinstance(storage, Storage)  # the "async+" scheme gives an asyncio storage
+        self._limiter = MovingWindowRateLimiter(storage)
+
+    async def check(self, bucket: str, client_ip: str) -> None:
+        if self.item is None:
+            return
+        if not await self._limiter.hit(self.item, bucket, client_ip):
+            stats = await self._limiter.get_window_stats(self.item, bucket, client_ip)
+            raise RateLimited(math.ceil(stats.reset_time - time.time()))
+
+
+def _async_url(url: str) -> str:
+    # The limits library picks its asyncio drivers by an "async+" prefix.
+    return url if url.startswith("async+") else f"async+{url}"
+
+
+def rate_limit(bucket: str) -> Any:
+    """Depends on the caller's IP being under the app's per-client limit for this bucket."""
+
+    async def check(request: Request) -> None:
+        limiter: ClientRateLimiter = request.app.state.rate_limiter
+        await limiter.check(bucket, getattr(request.state, "client_ip", None) or "unknown")
+
+    return Depends(check)

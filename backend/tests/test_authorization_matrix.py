@@ -1,0 +1,199 @@
+"""Who may call what: every route, as each kind of caller, with the status each must get.
+
+One row per route. A new route fails `test_matrix_lists_every_route` until it has a row here,
+so adding an endpoint means deciding, in one readable place, who may call it.
+"""
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from fastapi.routing import iter_route_contexts
+from sqlalchemy import select
+
+from app.articles.models import Article
+from app.auth.models import AuthSession, Permission, Role
+from tests.helpers import PASSWORD, login
+
+ANONYMOUS, VIEWER, EDITOR, ADMIN = "anonymous", "viewer", "editor", "admin"
+CALLERS = (ANONYMOUS, VIEWER, EDITOR, ADMIN)
+ALL_200 = (200, 200, 200, 200)
+
+
+@dataclass(frozen=True)
+class Targets:
+    """What the requests of a row act on: none of it belongs to the caller."""
+
+    article_id: int
+    user_id: int
+    user_email: str
+    role: str
+    refresh_token: str | None
+    session_id: uuid.UUID | None
+
+
+Body = Callable[[Targets], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Row:
+    method: str
+    path: str
+    statuses: tuple[int, int, int, int]  # anonymous, viewer, editor, admin
+    body: Body | None = None
+    form: Body | None = None
+    needs_login: bool = False  # the target user logs in: a refresh token and a session
+
+
+MATRIX = [
+    # Operations and docs: public.
+    Row("GET", "/health", ALL_200),
+    Row("GET", "/ready", ALL_200),
+    Row("GET", "/metrics", ALL_200),
+    Row("GET", "/openapi.json", ALL_200),
+    Row("GET", "/docs", ALL_200),
+    Row("GET", "/docs/oauth2-redirect", ALL_200),
+    Row("GET", "/redoc", ALL_200),
+    # Authentication: public, except ending every session, which needs one.
+    Row(
+        "POST",
+        "/auth/register",
+        (201, 201, 201, 201),
+        body=lambda _: {"email": f"new-{uuid.uuid4().hex[:8]}@example.com", "password": PASSWORD},
+    ),
+    Row(
+        "POST",
+        "/auth/login",
+        ALL_200,
+        form=lambda t: {"username": t.user_email, "password": PASSWORD},
+    ),
+    Row(
+        "POST",
+        "/auth/refresh",
+        ALL_200,
+        body=lambda t: {"refresh_token": t.refresh_token},
+        needs_login=True,
+    ),
+    Row(
+        "POST",
+        "/auth/logout",
+        (204, 204, 204, 204),
+        body=lambda t: {"refresh_token": t.refresh_token},
+        needs_login=True,
+    ),
+    Row(
+        "POST",
+        "/auth/revoke",
+        ALL_200,
+        form=lambda t: {"token": t.refresh_token},
+        needs_login=True,
+    ),
+    Row("POST", "/auth/logout-all", (401, 204, 204, 204)),
+    Row("GET", "/auth/sessions", (401, 200, 200, 200)),
+    # Another user's session does not exist for the caller, whoever the caller is.
+    Row("DELETE", "/auth/sessions/{session_id}", (401, 404, 404, 404), needs_login=True),
+    # The caller's own account: any authenticated user.
+    Row("GET", "/users/me", (401, 200, 200, 200)),
+    Row("PATCH", "/users/me", (401, 200, 200, 200), body=lambda _: {"full_name": "Me"}),
+    Row(
+        "POST",
+        "/users/me/password",
+        (401, 204, 204, 204),
+        body=lambda _: {"current_password": PASSWORD, "new_password": "a brand new passphrase"},
+    ),
+    # User administration.
+    Row("GET", "/users", (401, 200, 200, 200)),
+    Row("GET", "/users/{user_id}", (401, 200, 200, 200)),
+    Row("PATCH", "/users/{user_id}", (401, 403, 403, 200), body=lambda _: {"full_name": "R"}),
+    Row("DELETE", "/users/{user_id}", (401, 403, 403, 204)),
+    # Articles.
+    Row("GET", "/articles", (401, 200, 200, 200)),
+    Row("POST", "/articles", (401, 403, 201, 201), body=lambda _: {"title": "New"}),
+    Row("GET", "/articles/{article_id}", (401, 200, 200, 200)),
+    Row("PATCH", "/articles/{article_id}", (401, 403, 200, 200), body=lambda _: {"title": "E"}),
+    Row("DELETE", "/articles/{article_id}", (401, 403, 403, 204)),
+    # Roles and permissions: manage_roles only.
+    Row("GET", "/permissions", (401, 403, 403, 200)),
+    Row("GET", "/roles", (401, 403, 403, 200)),
+    Row(
+        "POST",
+        "/roles",
+        (401, 403, 403, 201),
+        body=lambda _: {"name": "matrix-new", "permissions": ["read_article"]},
+    ),
+    Row(
+        "PUT",
+        "/roles/{name}/permissions",
+        (401, 403, 403, 200),
+        body=lambda _: {"permissions": ["read_article"]},
+    ),
+    Row("DELETE", "/roles/{name}", (401, 403, 403, 204)),
+    # The audit log: read_audit, which only admin holds.
+    Row("GET", "/audit-events", (401, 403, 403, 200)),
+]
+
+CELLS = [
+    pytest.param(row, caller, status, id=f"{row.method} {row.path} as {caller}")
+    for row in MATRIX
+    for caller, status in zip(CALLERS, row.statuses, strict=True)
+]
+
+
+async def arrange_targets(client: Any, session: Any, make_user: Any, row: Row) -> Targets:
+    owner = await make_user(roles=["viewer"])
+    article = Article(title="Target", body="", author_id=owner.id)
+    permission = await session.scalar(select(Permission).where(Permission.name == "read_user"))
+    role = Role(name="matrix-role", description="", permissions=[permission])
+    session.add_all([article, role])
+    await session.commit()
+    refresh_token = session_id = None
+    if row.needs_login:
+        refresh_token = (await login(client, owner.email))["refresh_token"]
+        session_id = await session.scalar(
+            select(AuthSession.id).where(AuthSession.user_id == owner.id)
+        )
+        await session.commit()
+    return Targets(article.id, owner.id, owner.email, role.name, refresh_token, session_id)
+
+
+@pytest.mark.parametrize(("row", "caller", "expected"), CELLS)
+async def test_route_answers_each_caller_as_the_matrix_says(
+    client, session, make_user, auth_headers, row, caller, expected
+):
+    targets = await arrange_targets(client, session, make_user, row)
+    headers = {} if caller == ANONYMOUS else auth_headers(await make_user(roles=[caller]))
+    path = row.path.format(
+        article_id=targets.article_id,
+        user_id=targets.user_id,
+        name=targets.role,
+        session_id=targets.session_id,
+    )
+
+    response = await client.request(
+        row.method,
+        path,
+        headers=headers,
+        json=row.body(targets) if row.body else None,
+        data=row.form(targets) if row.form else None,
+    )
+
+    assert response.status_code == expected, response.text
+
+
+# `client` brings in conftest's `seed_rows`: the autouse cleanup asks for it from inside the
+# running loop, which fails if no earlier test has set it up (a test run on its own).
+@pytest.mark.usefixtures("client")
+async def test_matrix_lists_every_route(app):
+    routes = {
+        (method, context.path_format)
+        for context in iter_route_contexts(app.routes)
+        for method in context.methods or ()
+        if method != "HEAD"
+    }
+    rows = [(row.method, row.path) for row in MATRIX]
+
+    assert len(rows) == len(set(rows)), "a route has two rows"
+    assert routes - set(rows) == set(), "routes without a row in MATRIX"
+    assert set(rows) - routes == set(), "rows for routes that do not exist"

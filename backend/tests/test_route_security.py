@@ -1,0 +1,184 @@
+"""Deny by default: every route needs an authenticated caller unless it is listed here as
+public, and the OpenAPI document says what each protected operation requires."""
+
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import pytest
+from fastapi import APIRouter, FastAPI
+from fastapi.routing import APIRoute, iter_route_contexts
+from starlette.routing import Mount
+
+from app.auth.dependencies import route_requirements
+from app.main import create_app
+from tests.helpers import make_settings
+
+# `client` brings in conftest's `seed_rows`: the autouse cleanup asks for it from inside the
+# running loop, which fails if no earlier test has set it up (a test run on its own).
+pytestmark = pytest.mark.usefixtures("client")
+
+ANY_METHOD = "*"
+
+# Each entry is a decision: this route answers callers who have not logged in.
+PUBLIC_ROUTES = frozenset(
+    {
+        ("GET", "/health"),
+        ("GET", "/ready"),
+        ("POST", "/auth/register"),
+        ("POST", "/auth/login"),
+        ("POST", "/auth/refresh"),
+        ("POST", "/auth/logout"),  # the refresh token in the body is the credential
+        ("POST", "/auth/revoke"),  # RFC 7009: the token in the body is the credential
+        ("GET", "/metrics"),  # for Prometheus: guarded by METRICS_TOKEN when set, not by a user
+        ("GET", "/openapi.json"),
+        ("GET", "/docs"),
+        ("GET", "/docs/oauth2-redirect"),
+        ("GET", "/redoc"),
+        (ANY_METHOD, "/static/docs"),  # the docs' scripts and styles
+    }
+)
+
+
+def operations(app: FastAPI) -> Iterator[tuple[str, str, bool, tuple[str, ...]]]:
+    """(method, path, authenticated, permissions) of every route, routers' routes included.
+
+    `app.routes` lists an included router as one entry, so walking it alone would see none of
+    the API's routes: iter_route_contexts flattens them, with their prefixes applied.
+    """
+    for context in iter_route_contexts(app.routes):
+        dependant = getattr(context, "dependant", None)
+        authenticated, permissions = (
+            route_requirements(dependant) if dependant is not None else (False, ())
+        )
+        if isinstance(context.original_route, Mount):
+            yield ANY_METHOD, context.path or "", authenticated, permissions
+            continue
+        for method in sorted(context.methods or {ANY_METHOD}):
+            if method != "HEAD":
+                yield method, context.path_format or "", authenticated, permissions
+
+
+def unprotected(app: FastAPI) -> set[tuple[str, str]]:
+    return {
+        (method, path)
+        for method, path, authenticated, _ in operations(app)
+        if not authenticated and (method, path) not in PUBLIC_ROUTES
+    }
+
+
+def schema_operations(app: FastAPI) -> Iterator[tuple[str, str, bool, tuple[str, ...]]]:
+    """Like `operations`, for the API routes shown in the OpenAPI document."""
+    for context in iter_route_contexts(app.routes):
+        if isinstance(context.original_route, APIRoute) and context.include_in_schema:
+            authenticated, permissions = route_requirements(context.dependant)
+            for method in sorted(context.methods or ()):
+                yield method, context.path_format, authenticated, permissions
+
+
+@pytest.fixture
+async def extended_app(database_url: str) -> AsyncIterator[FastAPI]:
+    """A fresh app with two routes someone forgot to protect, one of them in a router."""
+    application = create_app(make_settings(database_url))
+    router = APIRouter(prefix="/extra")
+
+    @router.get("/forgotten")
+    async def forgotten_in_router() -> None: ...
+
+    @application.post("/forgotten")
+    async def forgotten_on_app() -> None: ...
+
+    application.include_router(router)
+    yield application
+    await application.state.database.dispose()
+
+
+async def test_the_walk_sees_the_routes_of_included_routers(app):
+    seen = {(method, path) for method, path, _, _ in operations(app)}
+
+    assert {("POST", "/articles"), ("DELETE", "/roles/{name}"), ("GET", "/health")} <= seen
+
+
+async def test_every_route_requires_authentication_unless_listed_public(app):
+    assert unprotected(app) == set()
+
+
+async def test_every_public_route_exists_and_needs_no_authentication(app):
+    public = {(method, path) for method, path, auth, _ in operations(app) if not auth}
+
+    assert PUBLIC_ROUTES - public == set()
+
+
+async def test_the_check_catches_unprotected_routes(app, extended_app):
+    caught = unprotected(extended_app) - unprotected(app)
+
+    assert caught == {("POST", "/forgotten"), ("GET", "/extra/forgotten")}
+
+
+async def test_permission_routes_are_seen_as_authenticated(app):
+    for method, path, authenticated, permissions in operations(app):
+        if permissions:
+            assert authenticated, (method, path)
+
+
+
+
+async def test_protected_operations_document_401(client, app):
+    paths = (await client.get("/openapi.json")).json()["paths"]
+
+    missing = [
+        f"{method} {path}"
+        for method, path, authenticated, _ in schema_operations(app)
+        if authenticated and "401" not in paths[path][method.lower()]["responses"]
+    ]
+
+    assert missing == []
+
+
+async def test_permission_operations_document_403_and_their_permissions(client, app):
+    paths = (await client.get("/openapi.json")).json()["paths"]
+
+    wrong = {}
+    for method, path, _, permissions in schema_operations(app):
+        operation = paths[path][method.lower()]
+        if permissions and (
+            "403" not in operation["responses"]
+            or operation.get("x-required-permissions") != list(permissions)
+        ):
+            wrong[f"{method} {path}"] = operation.get("x-required-permissions")
+
+    assert wrong == {}
+
+
+async def test_public_operations_claim_no_permission(client, app):
+    paths = (await client.get("/openapi.json")).json()["paths"]
+
+    claimed = [
+        f"{method} {path}"
+        for method, path, authenticated, _ in schema_operations(app)
+        if not authenticated and "x-required-permissions" in paths[path][method.lower()]
+    ]
+
+    assert claimed == []
+
+
+def _refs(node: Any) -> Iterator[str]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "$ref" and isinstance(value, str):
+                yield value
+            else:
+                yield from _refs(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _refs(item)
+
+
+async def test_every_schema_reference_resolves(client):
+    document = (await client.get("/openapi.json")).json()
+    schemas = document["components"]["schemas"]
+
+    dangling = {
+        ref for ref in _refs(document) if ref.removeprefix("#/components/schemas/") not in schemas
+    }
+
+    assert dangling == set()

@@ -1,0 +1,1137 @@
+"""`make bench`: py-auth side by side with the floor of its own stack, in one run.
+
+Creates a PostgreSQL database of its own (on DATABASE_URL's server, else 127.0.0.1:5432), migrates
+and seeds it (10,000 users, 10,000 articles, Argon2 as shipped), serves py-auth and
+bench/reference_app.py with the same uvicorn flags, loads them with wrk one endpoint at a time,
+prints one table, writes bench/results/latest.json (and latest.md), and drops the database.
+
+    backend/.venv/bin/python bench/run.py            # the full run (a few minutes)
+    backend/.venv/bin/python bench/run.py --quick    # a few seconds per row, for development
+
+Absolute req/s depend on the machine; the ratios, measured in one run, are what is judged.
+See BENCHMARKS.md.
+"""
+
+import argparse
+import asyncio
+import contextlib
+import importlib.metadata
+import json
+import os
+import platform
+import random
+import secrets
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+BACKEND = ROOT / "backend"
+BENCH = ROOT / "bench"
+RESULTS = BENCH / "results"
+BENCHMARKS_MD = ROOT / "BENCHMARKS.md"
+VENV_BIN = Path(sys.executable).parent
+WRK_SCRIPT = BENCH / "wrk.lua"
+DEFAULT_SERVER = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+
+sys.path.insert(0, str(BACKEND))
+
+import asyncpg  # noqa: E402
+from pwdlib import PasswordHash  # noqa: E402
+from pwdlib.hashers.argon2 import Argon2Hasher  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
+
+from app.core.config import Settings  # noqa: E402
+from app.core.security import AccessTokenCodec  # noqa: E402
+
+USERS = 10_000
+ARTICLES = 10_000
+ARTICLES_LARGE = 100_000
+PASSWORD = "bench-password-0123456789"  # every seeded user's (URL-safe)
+ACCESS_TOKENS = 1_000
+# Settings the bench pins whatever the environment or backend/.env say.
+FORCED_SETTINGS = ("ARGON2_TIME_COST", "ARGON2_MEMORY_KIB", "ARGON2_PARALLELISM")
+WORDS = [
+    *("token", "session", "role", "permission", "request", "latency", "queue", "thread"),
+    *("pool", "database", "index", "page", "article", "editor", "viewer", "admin", "refresh"),
+    *("rotate", "family", "revoke", "hash", "argon", "salt", "secret", "header", "claim"),
+    *("issuer", "audience", "expiry", "scope", "grant", "bearer", "origin", "proxy", "worker"),
+]
+
+
+@dataclass(frozen=True)
+class Profile:
+    warmup: int  # seconds
+    rounds: int
+    duration: int  # seconds per round
+    login_warmup: int
+    login_duration: int
+    hash_seconds: int
+    flood_rounds: int
+    flood_duration: int
+
+
+FULL = Profile(
+    warmup=3,
+    rounds=3,
+    duration=8,
+    login_warmup=4,
+    login_duration=10,
+    hash_seconds=4,
+    flood_rounds=2,
+    flood_duration=10,
+)
+QUICK = Profile(
+    warmup=1,
+    rounds=2,
+    duration=2,
+    login_warmup=2,
+    login_duration=3,
+    hash_seconds=2,
+    flood_rounds=1,
+    flood_duration=4,
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# Measurements
+
+
+@dataclass
+class Sample:
+    requests: int
+    seconds: float
+    p50_ms: float
+    p99_ms: float
+    max_ms: float
+    errors: dict[str, int]
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+    @property
+    def error_count(self) -> int:
+        return sum(self.errors.values())
+
+
+@dataclass
+class Row:
+    key: str
+    label: str
+    connections: int
+    samples: list[Sample] = field(default_factory=list)
+    note: str = ""
+
+    @property
+    def rps(self) -> float:
+        return statistics.median(s.rps for s in self.samples) if self.samples else 0.0
+
+    @property
+    def p50_ms(self) -> float:
+        return statistics.median(s.p50_ms for s in self.samples) if self.samples else 0.0
+
+    @property
+    def p99_ms(self) -> float:
+        return statistics.median(s.p99_ms for s in self.samples) if self.samples else 0.0
+
+    @property
+    def errors(self) -> int:
+        return sum(s.error_count for s in self.samples)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "label": self.label,
+            "connections": self.connections,
+            "rps": round(self.rps, 1),
+            "p50_ms": round(self.p50_ms, 2),
+            "p99_ms": round(self.p99_ms, 2),
+            "errors": self.errors,
+            "note": self.note,
+            "rounds": [
+                {
+                    "rps": round(s.rps, 1),
+                    "requests": s.requests,
+                    "p50_ms": round(s.p50_ms, 2),
+                    "p99_ms": round(s.p99_ms, 2),
+                    "max_ms": round(s.max_ms, 2),
+                    "errors": s.errors,
+                }
+                for s in self.samples
+            ],
+        }
+
+
+@dataclass(frozen=True)
+class Target:
+    label: str
+    value: float
+    op: str  # ">=" or "<="
+    bound: float
+    unit: str = ""
+
+    @property
+    def met(self) -> bool:
+        return self.value >= self.bound if self.op == ">=" else self.value <= self.bound
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# wrk
+
+
+class Wrk:
+    def __init__(self, threads: int, workdir: Path) -> None:
+        self.threads = threads
+        self.workdir = workdir
+
+    def command(
+        self, url: str, *, connections: int, seconds: int, args: Sequence[str]
+    ) -> list[str]:
+        threads = max(1, min(self.threads, connections))
+        return [
+            "wrk",
+            f"-t{threads}",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "--timeout",
+            "30s",
+            "-s",
+            str(WRK_SCRIPT),
+            url,
+            "--",
+            *args,
+        ]
+
+    def threads_for(self, connections: int) -> int:
+        return max(1, min(self.threads, connections))
+
+    @staticmethod
+    def parse(output: str, stderr: str = "") -> Sample:
+        for line in output.splitlines():
+            if line.startswith("BENCH_JSON "):
+                data = json.loads(line.removeprefix("BENCH_JSON "))
+                return Sample(
+                    requests=data["requests"],
+                    seconds=data["duration_us"] / 1e6,
+                    p50_ms=data["p50_us"] / 1000,
+                    p99_ms=data["p99_us"] / 1000,
+                    max_ms=data["max_us"] / 1000,
+                    errors=data["errors"],
+                )
+        raise RuntimeError(f"wrk printed no result:\n{output}\n{stderr}")
+
+    def run(self, url: str, *, connections: int, seconds: int, args: Sequence[str]) -> Sample:
+        command = self.command(url, connections=connections, seconds=seconds, args=args)
+        done = subprocess.run(command, capture_output=True, text=True, check=False, cwd=ROOT)  # noqa: S603
+        if done.returncode != 0:
+            raise RuntimeError(f"wrk failed ({done.returncode}): {done.stderr or done.stdout}")
+        return self.parse(done.stdout, done.stderr)
+
+    def start(
+        self, url: str, *, connections: int, seconds: int, args: Sequence[str]
+    ) -> subprocess.Popen[str]:
+        command = self.command(url, connections=connections, seconds=seconds, args=args)
+        return subprocess.Popen(  # noqa: S603
+            command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT
+        )
+
+    def finish(self, process: subprocess.Popen[str]) -> Sample:
+        stdout, stderr = process.communicate()
+        if process.returncode != 0:
+            raise RuntimeError(f"wrk failed ({process.returncode}): {stderr or stdout}")
+        return self.parse(stdout, stderr)
+
+
+# ---------------------------------------------------------------------------------------------
+# Processes
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def cpu_ticks(pid: int) -> int:
+    """utime + stime of a process (all its threads), in clock ticks."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
+def memory_kib(pid: int, key: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1])
+    return 0
+
+
+def reset_peak_rss(pid: int) -> bool:
+    """Reset VmHWM (Linux: writing 5 to clear_refs), so that it measures from now on."""
+    try:
+        Path(f"/proc/{pid}/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
+
+
+class Server:
+    """One uvicorn process that this bench started, and only that one."""
+
+    def __init__(self, name: str, argv: list[str], env: dict[str, str], logdir: Path) -> None:
+        self.name = name
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.argv = [*argv, "--host", "127.0.0.1", "--port", str(self.port)]
+        self.env = env
+        self.logfile = logdir / f"{name}.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def start(self) -> None:
+        with self.logfile.open("wb") as logfile:
+            self.process = subprocess.Popen(  # noqa: S603
+                self.argv,
+                cwd=BACKEND,
+                env=self.env,
+                stdout=logfile,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.name} exited:\n{self.logfile.read_text()[-3000:]}")
+            with (
+                contextlib.suppress(OSError),
+                urllib.request.urlopen(self.url + "/health", timeout=1) as response,  # noqa: S310
+            ):
+                if response.status == 200:
+                    return
+            time.sleep(0.2)
+        raise RuntimeError(f"{self.name} did not answer /health within 60 s")
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+    def wait_idle(self, timeout: float = 30) -> None:
+        """Wait until the process stops burning CPU: requests that a finished wrk run left
+        queued (a login whose client went away still gets hashed) must not eat the next run."""
+        deadline = time.monotonic() + timeout
+        previous = cpu_ticks(self.pid)
+        while time.monotonic() < deadline:
+            time.sleep(0.25)
+            current = cpu_ticks(self.pid)
+            if current - previous <= 2:
+                return
+            previous = current
+
+
+# ---------------------------------------------------------------------------------------------
+# Database
+
+
+def asyncpg_dsn(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+async def create_database(server_url: str, name: str) -> None:
+    connection = await asyncpg.connect(asyncpg_dsn(server_url))
+    try:
+        await connection.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await connection.close()
+
+
+async def drop_database(server_url: str, name: str) -> None:
+    connection = await asyncpg.connect(asyncpg_dsn(server_url))
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await connection.close()
+
+
+def _text(rng: random.Random, words: int) -> str:
+    return " ".join(rng.choice(WORDS) for _ in range(words))
+
+
+def _role_names(index: int) -> tuple[str, ...]:
+    """Six in ten users are viewers, three editors (and viewers), one an admin."""
+    bucket = index % 10
+    if bucket == 9:
+        return ("admin",)
+    if bucket >= 6:
+        return ("editor", "viewer")
+    return ("viewer",)
+
+
+async def seed(dsn: str, password_hash: str, rng: random.Random) -> list[int]:
+    """10,000 users with mixed roles, all with PASSWORD, and 10,000 articles: COPY, not ORM."""
+    connection = await asyncpg.connect(dsn)
+    try:
+        now = datetime.now(UTC)
+        role_ids = dict(await connection.fetch("SELECT name, id FROM roles"))
+        users = [
+            (
+                f"user{index:05d}@bench.example",
+                password_hash,
+                None if index % 7 == 0 else f"Bench User {index}",
+                True,
+                now - timedelta(days=365, seconds=index * 60),
+                now - timedelta(days=365, seconds=index * 60),
+            )
+            for index in range(1, USERS + 1)
+        ]
+        await connection.copy_records_to_table(
+            "users",
+            records=users,
+            columns=[
+                "email",
+                "hashed_password",
+                "full_name",
+                "is_active",
+                "created_at",
+                "updated_at",
+            ],
+        )
+        ids = dict(await connection.fetch("SELECT email, id FROM users"))
+        user_ids = [ids[f"user{index:05d}@bench.example"] for index in range(1, USERS + 1)]
+        await connection.copy_records_to_table(
+            "user_roles",
+            records=[
+                (user_id, role_ids[name])
+                for index, user_id in enumerate(user_ids, start=1)
+                for name in _role_names(index)
+            ],
+            columns=["user_id", "role_id"],
+        )
+        await add_articles(connection, ARTICLES, user_ids, rng)
+        return user_ids
+    finally:
+        await connection.close()
+
+
+async def add_articles(
+    connection: asyncpg.Connection, count: int, user_ids: Sequence[int], rng: random.Random
+) -> None:
+    now = datetime.now(UTC)
+    records = []
+    for _ in range(count):
+        created = now - timedelta(seconds=rng.uniform(0, 365 * 86400))
+        records.append(
+            (
+                _text(rng, rng.randint(3, 8)).capitalize(),
+                _text(rng, rng.randint(30, 60)),
+                rng.choice(user_ids),
+                created,
+                created,
+            )
+        )
+    await connection.copy_records_to_table(
+        "articles",
+        records=records,
+        columns=["title", "body", "author_id", "created_at", "updated_at"],
+    )
+    await connection.execute("ANALYZE")
+
+
+async def count_articles(dsn: str) -> int:
+    connection = await asyncpg.connect(dsn)
+    try:
+        count: int = await connection.fetchval("SELECT count(*) FROM articles")
+        return count
+    finally:
+        await connection.close()
+
+
+async def grow_articles(dsn: str, total: int, user_ids: Sequence[int], rng: random.Random) -> None:
+    connection = await asyncpg.connect(dsn)
+    try:
+        have = await connection.fetchval("SELECT count(*) FROM articles")
+        await add_articles(connection, total - have, user_ids, rng)
+    finally:
+        await connection.close()
+
+
+def login_for_refresh_tokens(base_url: str, count: int, rng: random.Random) -> list[str]:
+    """Refresh tokens from real logins (POST /auth/login), `count` of them, each of its own
+    login: what the app stores with a refresh token is its business, not the bench's."""
+    users = rng.sample(range(1, USERS + 1), count)
+
+    def login(user: int) -> str | None:
+        body = f"username=user{user:05d}%40bench.example&password={PASSWORD}".encode()
+        request = urllib.request.Request(  # noqa: S310  (our own server, http)
+            base_url + "/auth/login",
+            data=body,
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310
+                token: str = json.loads(response.read())["refresh_token"]
+                return token
+        except OSError:
+            return None
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        tokens = [token for token in pool.map(login, users) if token]
+    if len(tokens) < count:
+        raise RuntimeError(f"only {len(tokens)} of {count} bench logins succeeded")
+    return tokens
+
+
+async def server_info(dsn: str) -> dict[str, Any]:
+    connection = await asyncpg.connect(dsn)
+    try:
+        return {
+            "version": await connection.fetchval("SHOW server_version"),
+            "max_connections": int(await connection.fetchval("SHOW max_connections")),
+        }
+    finally:
+        await connection.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# Settings and environment
+
+
+def _setting_text(value: Any) -> str:
+    if isinstance(value, list):
+        return ",".join(str(item) for item in value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def server_environment(database_url: str, jwt_secret: str) -> dict[str, str]:
+    """The environment both servers get: every py-auth setting spelled out (so backend/.env
+    changes nothing), shipped defaults unless the caller's environment sets one (pool sizes,
+    hash concurrency...), Argon2 as shipped whatever is set, a fresh JWT secret."""
+    env = dict(os.environ)
+    for name, info in Settings.model_fields.items():
+        key = name.upper()
+        if name in ("database_url", "jwt_secret"):
+            continue
+        default = info.get_default(call_default_factory=True)
+        if key in FORCED_SETTINGS or key not in os.environ:
+            env[key] = _setting_text(default)
+    env.update(DATABASE_URL=database_url, JWT_SECRET=jwt_secret, LOG_LEVEL="WARNING")
+    return env
+
+
+def settings_from(env: dict[str, str]) -> Settings:
+    values = {name: env[name.upper()] for name in Settings.model_fields if name.upper() in env}
+    return Settings(_env_file=None, **values)
+
+
+# ---------------------------------------------------------------------------------------------
+# Machine
+
+
+def machine_info(pg: dict[str, Any]) -> dict[str, Any]:
+    model = "unknown"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    memory = 0
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        memory = int(Path("/proc/meminfo").read_text().split()[1]) // 1024
+    wrk = shutil.which("wrk") or "wrk"
+    wrk_version = subprocess.run(  # noqa: S603
+        [wrk, "-v"], capture_output=True, text=True, check=False
+    ).stdout.splitlines()
+    packages = {}
+    for name in (
+        "fastapi",
+        "starlette",
+        "uvicorn",
+        "uvloop",
+        "httptools",
+        "pydantic",
+        "SQLAlchemy",
+        "asyncpg",
+        "PyJWT",
+        "pwdlib",
+        "argon2-cffi",
+    ):
+        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
+            packages[name] = importlib.metadata.version(name)
+    return {
+        "cores": os.cpu_count(),
+        "cpu_model": model,
+        "memory_mib": memory,
+        "os": f"{platform.system()} {platform.release()}",
+        "python": platform.python_version(),
+        "postgresql": pg["version"],
+        "postgresql_max_connections": pg["max_connections"],
+        "wrk": wrk_version[0].strip() if wrk_version else "unknown",
+        "packages": packages,
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# The run
+
+
+@dataclass
+class Context:
+    profile: Profile
+    wrk: Wrk
+    workdir: Path
+    dsn: str
+    settings: Settings
+    user_ids: list[int]
+    rng: random.Random
+
+    def token_file(self, name: str, tokens: Sequence[str]) -> Path:
+        path = self.workdir / name
+        path.write_text("\n".join(tokens) + "\n")
+        return path
+
+    def access_token_file(self) -> Path:
+        """Access tokens of ACCESS_TOKENS random users, issued now (they live 15 minutes)."""
+        codec = AccessTokenCodec(self.settings)
+        users = self.rng.sample(self.user_ids, ACCESS_TOKENS)
+        return self.token_file("access_tokens.txt", [codec.issue(user) for user in users])
+
+
+@dataclass
+class Measure:
+    """One wrk invocation of a row: the server, the connections, the arguments of wrk.lua."""
+
+    row: Row
+    server: Server
+    path: str
+    args: Callable[[], list[str]]
+
+
+def measure(ctx: Context, item: Measure, seconds: int) -> Sample:
+    sample = ctx.wrk.run(
+        item.server.url + item.path,
+        connections=item.row.connections,
+        seconds=seconds,
+        args=item.args(),
+    )
+    item.server.wait_idle()
+    return sample
+
+
+def run_interleaved(ctx: Context, items: Sequence[Measure]) -> None:
+    """Warm every row up, then run round 1 of every row, round 2 of every row, and so on:
+    a slow moment of the machine then hits every row, not one."""
+    for item in items:
+        log(f"warm-up  {item.row.label}")
+        measure(ctx, item, ctx.profile.warmup)
+    for round_number in range(1, ctx.profile.rounds + 1):
+        for item in items:
+            sample = measure(ctx, item, ctx.profile.duration)
+            item.row.samples.append(sample)
+            errors = f", {sample.error_count} errors {sample.errors}" if sample.error_count else ""
+            log(
+                f"round {round_number} {item.row.label}: {sample.rps:,.0f} req/s, "
+                f"p50 {sample.p50_ms:.1f} ms, p99 {sample.p99_ms:.1f} ms{errors}"
+            )
+
+
+def hashing_limit(password_hash: str, hasher: PasswordHash, threads: int, seconds: float) -> float:
+    """Argon2 verifies per second of a bare ThreadPoolExecutor(threads), as py-auth verifies."""
+    deadline = time.perf_counter() + seconds
+
+    def work() -> int:
+        done = 0
+        while time.perf_counter() < deadline:
+            hasher.verify(PASSWORD, password_hash)
+            done += 1
+        return done
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        total = sum(future.result() for future in [pool.submit(work) for _ in range(threads)])
+    return total / (time.perf_counter() - start)
+
+
+class RssSampler:
+    """The largest VmRSS of a process, sampled every 20 ms while running."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.peak_kib = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            with contextlib.suppress(OSError):
+                self.peak_kib = max(self.peak_kib, memory_kib(self.pid, "VmRSS"))
+            self._stop.wait(0.02)
+
+    def __enter__(self) -> "RssSampler":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+@contextlib.contextmanager
+def running(*servers: Server) -> Iterator[None]:
+    try:
+        for server in servers:
+            log(f"starting {server.name}: {' '.join(server.argv[1:])}")
+            server.start()
+        yield
+    finally:
+        for server in servers:
+            server.stop()
+
+
+def login_args() -> list[str]:
+    return ["login", str(USERS), PASSWORD]
+
+
+def bench(args: argparse.Namespace) -> dict[str, Any]:
+    profile = QUICK if args.quick else FULL
+    server_url = os.environ.get("DATABASE_URL") or DEFAULT_SERVER
+    if not server_url.startswith("postgresql"):
+        raise SystemExit(f"The bench runs on PostgreSQL; DATABASE_URL is {server_url!r}.")
+    database = f"pyauth_bench_{uuid.uuid4().hex[:10]}"
+    database_url = make_url(server_url).set(database=database).render_as_string(False)
+    dsn = asyncpg_dsn(database_url)
+    cores = os.cpu_count() or 1
+    rng = random.Random(6)  # noqa: S311
+    RESULTS.mkdir(exist_ok=True)
+    workdir = RESULTS / "run"
+    shutil.rmtree(workdir, ignore_errors=True)
+    workdir.mkdir()
+
+    env = server_environment(database_url, secrets.token_urlsafe(64))
+    settings = settings_from(env)
+    common = ["--no-access-log", "--workers", "1"]
+    py_auth = Server(
+        "py-auth",
+        [str(VENV_BIN / "uvicorn"), "--factory", "app.main:create_app", *common],
+        env,
+        workdir,
+    )
+    reference = Server(
+        "reference",
+        [
+            str(VENV_BIN / "uvicorn"),
+            "--factory",
+            "--app-dir",
+            str(BENCH),
+            "reference_app:create_app",
+            *common,
+        ],
+        env,
+        workdir,
+    )
+    py_auth_2 = Server(
+        "py-auth-2-workers",
+        [
+            str(VENV_BIN / "uvicorn"),
+            "--factory",
+            "app.main:create_app",
+            "--no-access-log",
+            *("--workers", "2"),
+        ],
+        env,
+        workdir,
+    )
+
+    log(f"database {database} on {make_url(server_url).render_as_string()}")
+    asyncio.run(create_database(server_url, database))
+    try:
+        pg = asyncio.run(server_info(dsn))
+        machine = machine_info(pg)
+        log(f"migrating ({machine['cores']} cores, PostgreSQL {pg['version']})")
+        subprocess.run(  # noqa: S603
+            [str(VENV_BIN / "alembic"), "upgrade", "head"], cwd=BACKEND, env=env, check=True
+        )
+        hasher = PasswordHash(
+            (
+                Argon2Hasher(
+                    time_cost=settings.argon2_time_cost,
+                    memory_cost=settings.argon2_memory_kib,
+                    parallelism=settings.argon2_parallelism,
+                ),
+            )
+        )
+        started = time.perf_counter()
+        password_hash = hasher.hash(PASSWORD)
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        log(f"one Argon2 hash at shipped parameters: {elapsed_ms:.0f} ms")
+        log(f"seeding {USERS:,} users and {ARTICLES:,} articles")
+        user_ids = asyncio.run(seed(dsn, password_hash, rng))
+        ctx = Context(
+            profile, Wrk(args.wrk_threads, workdir), workdir, dsn, settings, user_ids, rng
+        )
+
+        rows = {
+            "ref_health": Row("ref_health", "reference GET /health", 32),
+            "health": Row("health", "py-auth GET /health", 32),
+            "ref_me": Row("ref_me", "reference GET /me", 32),
+            "me": Row("me", "py-auth GET /users/me", 32),
+            "articles": Row("articles", "py-auth GET /articles?limit=20 (10k articles)", 32),
+            "refresh": Row("refresh", "py-auth POST /auth/refresh (fresh token each)", 32),
+            "login": Row("login", "py-auth POST /auth/login", 16),
+            "flood_health": Row(
+                "flood_health",
+                f"py-auth GET /health during a login flood ({args.probe_connections} conn.)",
+                args.probe_connections,
+            ),
+            "flood_login": Row("flood_login", "py-auth POST /auth/login, the flood", 16),
+            "me_2_workers": Row("me_2_workers", "py-auth GET /users/me, --workers 2", 32),
+            "articles_large": Row(
+                "articles_large", "py-auth GET /articles?limit=20 (100k articles)", 32
+            ),
+        }
+
+        def bearer(path: str) -> Callable[[], list[str]]:
+            return lambda: ["bearer", path, str(ctx.access_token_file())]
+
+        def refresh_args() -> list[str]:
+            # An unused token for every connection, and a few more; then each answer hands
+            # back the next token, so the pool never runs dry.
+            connections = rows["refresh"].connections
+            tokens = login_for_refresh_tokens(py_auth.url, connections + 16, rng)
+            py_auth.wait_idle()
+            threads = ctx.wrk.threads_for(rows["refresh"].connections)
+            return ["refresh", str(ctx.token_file("refresh_tokens.txt", tokens)), str(threads)]
+
+        hash_rounds: list[float] = []
+        flood: dict[str, Any] = {}
+        with running(py_auth, reference):
+            # 1. Throughput rows, interleaved round by round.
+            run_interleaved(
+                ctx,
+                [
+                    Measure(rows["ref_health"], reference, "/health", lambda: ["plain"]),
+                    Measure(rows["health"], py_auth, "/health", lambda: ["plain"]),
+                    Measure(rows["ref_me"], reference, "/me", bearer("/me")),
+                    Measure(rows["me"], py_auth, "/users/me", bearer("/users/me")),
+                    Measure(
+                        rows["articles"],
+                        py_auth,
+                        "/articles?limit=20",
+                        bearer("/articles?limit=20"),
+                    ),
+                    Measure(rows["refresh"], py_auth, "/auth/refresh", refresh_args),
+                ],
+            )
+
+            # 2. Logins against the hashing limit, alternately.
+            login = Measure(rows["login"], py_auth, "/auth/login", lambda: login_args())
+            log(f"warm-up  {login.row.label}")
+            measure(ctx, login, profile.login_warmup)
+            for round_number in range(1, profile.rounds + 1):
+                rate = hashing_limit(password_hash, hasher, cores, profile.hash_seconds)
+                hash_rounds.append(rate)
+                log(f"round {round_number} hashing limit ({cores} threads): {rate:.2f} verifies/s")
+                sample = measure(ctx, login, profile.login_duration)
+                rows["login"].samples.append(sample)
+                log(
+                    f"round {round_number} {login.row.label}: {sample.rps:.2f} req/s, "
+                    f"p50 {sample.p50_ms:.0f} ms, p99 {sample.p99_ms:.0f} ms"
+                )
+
+            # 3. /health while logins flood, and the worker's memory meanwhile.
+            peaks: list[int] = []
+            hwm: list[int] = []
+            for round_number in range(1, profile.flood_rounds + 1):
+                hwm_reset = reset_peak_rss(py_auth.pid)
+                with RssSampler(py_auth.pid) as sampler:
+                    flooding = ctx.wrk.start(
+                        py_auth.url + "/auth/login",
+                        connections=16,
+                        seconds=profile.flood_duration,
+                        args=login_args(),
+                    )
+                    time.sleep(1.5)  # the login queue fills up first
+                    probe = ctx.wrk.run(
+                        py_auth.url + "/health",
+                        connections=args.probe_connections,
+                        seconds=profile.flood_duration - 3,
+                        args=["plain"],
+                    )
+                    flooded = ctx.wrk.finish(flooding)
+                peaks.append(sampler.peak_kib)
+                if hwm_reset:
+                    hwm.append(memory_kib(py_auth.pid, "VmHWM"))
+                py_auth.wait_idle()
+                rows["flood_health"].samples.append(probe)
+                rows["flood_login"].samples.append(flooded)
+                log(
+                    f"round {round_number} flood: /health p99 {probe.p99_ms:.1f} ms "
+                    f"({probe.rps:,.0f} req/s), logins {flooded.rps:.1f}/s, "
+                    f"peak RSS {sampler.peak_kib / 1024:.0f} MiB"
+                )
+            flood = {
+                "peak_rss_mib": round(max(peaks) / 1024, 1),
+                "peak_rss_sampled_mib": [round(p / 1024, 1) for p in peaks],
+                "vm_hwm_mib": [round(h / 1024, 1) for h in hwm],
+                "idle_rss_mib": round(memory_kib(py_auth.pid, "VmRSS") / 1024, 1),
+            }
+            if hwm:
+                flood["peak_rss_mib"] = round(max(max(peaks), max(hwm)) / 1024, 1)
+
+        # 4. /users/me with two workers.
+        with running(py_auth_2):
+            run_interleaved(
+                ctx,
+                [Measure(rows["me_2_workers"], py_auth_2, "/users/me", bearer("/users/me"))],
+            )
+
+        # 5. /articles again with 100,000 articles.
+        log(f"growing articles to {ARTICLES_LARGE:,}")
+        asyncio.run(grow_articles(dsn, ARTICLES_LARGE, user_ids, rng))
+        with running(py_auth):
+            run_interleaved(
+                ctx,
+                [
+                    Measure(
+                        rows["articles_large"],
+                        py_auth,
+                        "/articles?limit=20",
+                        bearer("/articles?limit=20"),
+                    )
+                ],
+            )
+    finally:
+        asyncio.run(drop_database(server_url, database))
+        log(f"dropped {database}")
+
+    hash_limit = statistics.median(hash_rounds)
+
+    def ratio(numerator: str, denominator: str) -> float:
+        below = rows[denominator].rps
+        return rows[numerator].rps / below if below else 0.0
+
+    targets = [
+        Target("py-auth /health ÷ reference /health", ratio("health", "ref_health"), ">=", 0.80),
+        Target("py-auth /users/me ÷ reference /me", ratio("me", "ref_me"), ">=", 0.55),
+        Target("py-auth /articles (10k) ÷ py-auth /users/me", ratio("articles", "me"), ">=", 0.45),
+        Target("py-auth /auth/refresh ÷ py-auth /users/me", ratio("refresh", "me"), ">=", 0.30),
+        Target(
+            f"py-auth /auth/login ÷ hashing limit ({hash_limit:.2f}/s)",
+            rows["login"].rps / hash_limit if hash_limit else 0.0,
+            ">=",
+            0.80,
+        ),
+        Target(
+            "py-auth /health p99 during the login flood",
+            rows["flood_health"].p99_ms,
+            "<=",
+            50,
+            " ms",
+        ),
+        Target(
+            "peak RSS of the worker during the login flood",
+            flood["peak_rss_mib"],
+            "<=",
+            250,
+            " MiB",
+        ),
+    ]
+    reported = {
+        "me_2_workers_over_1": ratio("me_2_workers", "me"),
+        "articles_100k_over_10k": ratio("articles_large", "articles"),
+    }
+    return {
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "mode": "quick" if args.quick else "full",
+        "machine": machine,
+        "config": {
+            "users": USERS,
+            "articles": ARTICLES,
+            "articles_large": ARTICLES_LARGE,
+            "profile": profile.__dict__,
+            "wrk_threads": args.wrk_threads,
+            "argon2": {
+                "time_cost": settings.argon2_time_cost,
+                "memory_kib": settings.argon2_memory_kib,
+                "parallelism": settings.argon2_parallelism,
+            },
+            "password_hash_concurrency": settings.password_hash_concurrency,
+            "db_pool_size": settings.db_pool_size,
+            "db_max_overflow": settings.db_max_overflow,
+            "uvicorn": "--no-access-log --workers 1 (uvloop, httptools), LOG_LEVEL=WARNING",
+        },
+        "rows": {key: row.as_json() for key, row in rows.items()},
+        "hashing_limit": {
+            "threads": cores,
+            "verifies_per_second": round(hash_limit, 2),
+            "rounds": [round(rate, 2) for rate in hash_rounds],
+        },
+        "flood": flood,
+        "targets": [
+            {
+                "label": t.label,
+                "value": round(t.value, 3),
+                "target": f"{t.op} {t.bound:g}{t.unit}",
+                "met": t.met,
+            }
+            for t in targets
+        ],
+        "reported": {key: round(value, 3) for key, value in reported.items()},
+        "all_targets_met": all(t.met for t in targets),
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Output
+
+
+def _number(value: float) -> str:
+    return f"{value:,.0f}" if value >= 100 else f"{value:,.1f}"
+
+
+def markdown(result: dict[str, Any]) -> str:
+    machine = result["machine"]
+    rows = result["rows"]
+    lines = [
+        f"Run of {result['generated_at']} ({result['mode']}): {machine['cores']} cores, "
+        f"{machine['cpu_model']}, {machine['memory_mib']:,} MiB, {machine['os']}; "
+        f"Python {machine['python']}, PostgreSQL {machine['postgresql']}, {machine['wrk']}.",
+        "",
+        "| row | conn. | req/s | p50 ms | p99 ms | errors |",
+        "|---|--:|--:|--:|--:|--:|",
+    ]
+    for row in rows.values():
+        lines.append(
+            f"| {row['label']} | {row['connections']} | {_number(row['rps'])} | "
+            f"{row['p50_ms']:.1f} | {row['p99_ms']:.1f} | {row['errors']} |"
+        )
+    hashing = result["hashing_limit"]
+    lines += [
+        f"| hashing limit: Argon2 verify, bare pool of {hashing['threads']} threads | | "
+        f"{hashing['verifies_per_second']:.2f} | | | |",
+        "",
+        "| target | measured | needed | |",
+        "|---|--:|--:|---|",
+    ]
+    for target in result["targets"]:
+        lines.append(
+            f"| {target['label']} | {target['value']:g} | {target['target']} | "
+            f"{'met' if target['met'] else '**missed**'} |"
+        )
+    reported = result["reported"]
+    lines += [
+        f"| py-auth /users/me, 2 workers ÷ 1 worker | {reported['me_2_workers_over_1']:g} | "
+        "reported | |",
+        f"| py-auth /articles, 100k ÷ 10k articles | {reported['articles_100k_over_10k']:g} | "
+        "reported | |",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def console_table(result: dict[str, Any]) -> str:
+    out = []
+    width = max(len(row["label"]) for row in result["rows"].values()) + 2
+    out.append(f"{'row':<{width}}{'conn':>5}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}")
+    for row in result["rows"].values():
+        out.append(
+            f"{row['label']:<{width}}{row['connections']:>5}{_number(row['rps']):>10}"
+            f"{row['p50_ms']:>9.1f}{row['p99_ms']:>9.1f}{row['errors']:>8}"
+        )
+    hashing = result["hashing_limit"]
+    label = f"hashing limit ({hashing['threads']} threads, verifies/s)"
+    out.append(f"{label:<{width}}{'':>5}{hashing['verifies_per_second']:>10.2f}")
+    out.append("")
+    width = max(len(t["label"]) for t in result["targets"]) + 2
+    for target in result["targets"]:
+        verdict = "ok" if target["met"] else "MISSED"
+        out.append(
+            f"{target['label']:<{width}}{target['value']:>9g}  {target['target']:<10} {verdict}"
+        )
+    for key, value in result["reported"].items():
+        out.append(f"{key:<{width}}{value:>9g}  (reported)")
+    return "\n".join(out)
+
+
+def update_benchmarks(table: str) -> None:
+    begin, end = "<!-- bench:begin -->", "<!-- bench:end -->"
+    text = BENCHMARKS_MD.read_text()
+    head, _, rest = text.partition(begin)
+    _, _, tail = rest.partition(end)
+    BENCHMARKS_MD.write_text(f"{head}{begin}\n{table}{end}{tail}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="a few seconds per row")
+    parser.add_argument("--wrk-threads", type=int, default=1, help="wrk threads (default 1)")
+    parser.add_argument(
+        "--probe-connections",
+        type=int,
+        default=4,
+        help="connections of the /health probe during the login flood (default 4)",
+    )
+    parser.add_argument(
+        "--update-benchmarks",
+        action="store_true",
+        help="write the figures of this (full) run into BENCHMARKS.md",
+    )
+    parser.add_argument(
+        "--strict", action="store_true", help="exit with status 1 when a target is missed"
+    )
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        print(
+            "wrk is missing. Install it: `sudo apt-get install wrk` (Debian, Ubuntu), "
+            "`brew install wrk` (macOS), or build https://github.com/wg/wrk.",
+            file=sys.stderr,
+        )
+        return 2
+    result = bench(args)
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "latest.json").write_text(json.dumps(result, indent=2) + "\n")
+    table = markdown(result)
+    (RESULTS / "latest.md").write_text(table)
+    print()
+    print(console_table(result))
+    print(f"\nWrote {RESULTS / 'latest.json'} and {RESULTS / 'latest.md'}.")
+    if args.update_benchmarks:
+        if args.quick:
+            print("Not updating BENCHMARKS.md from a quick run.")
+        else:
+            update_benchmarks(table)
+            print(f"Updated {BENCHMARKS_MD}.")
+    missed = [t["label"] for t in result["targets"] if not t["met"]]
+    if missed:
+        print(f"{len(missed)} target(s) missed: " + "; ".join(missed))
+    return 1 if missed and args.strict else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
