@@ -1,20 +1,22 @@
 """The floor of py-auth's stack: a bare FastAPI app that does the least /users/me can do.
 
-`GET /health` answers `{"status": "ok"}`; `GET /me` verifies the bearer JWT the way py-auth does
-(pinned algorithm, issuer, audience, required claims), runs the very same user + roles +
-permissions query as `app.auth.service.load_principal` with raw asyncpg (one pool, one round
-trip, no ORM, no session, no transaction), and answers the same JSON as py-auth's /users/me.
-No middleware, no dependencies, no response model.
+`GET /health` is py-auth's very handler, with nothing around it. `GET /me` verifies the bearer
+JWT as py-auth does (pinned algorithm, issuer, audience, required claims, `typ`), runs the very
+same query as `app.auth.service.load_principal` (user, roles, permissions and, for a token with
+a session id, whether that session is live) with raw asyncpg, in one round trip with no ORM,
+no session and no transaction, and answers the same JSON as py-auth's /users/me. No middleware,
+no dependencies, no response model.
 
-The bench serves it beside py-auth, with the same uvicorn flags and the same settings:
+The bench serves it beside py-auth with the same uvicorn flags and the same settings:
 
-    uvicorn --factory --app-dir ../bench reference_app:create_app --no-access-log
+    uvicorn --factory --app-dir ../bench reference_app:create_app --no-access-log --workers 1
 
 It reads DATABASE_URL (PostgreSQL only: raw asyncpg), JWT_SECRET, JWT_ALGORITHM, JWT_ISSUER,
-JWT_AUDIENCE, DB_POOL_SIZE and DB_MAX_OVERFLOW from the environment, with py-auth's defaults.
+JWT_AUDIENCE, DB_POOL_SIZE, DB_MAX_OVERFLOW and DB_TIMEOUT_SECONDS, with py-auth's defaults.
 """
 
 import os
+import uuid
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -25,17 +27,27 @@ import jwt
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-# What SQLAlchemy compiles load_principal's statement to, written out.
-ME_SQL = """
+# What SQLAlchemy compiles load_principal's statement to, written out (tests/
+# test_bench_reference.py checks that they stay the same).
+_SELECT = """
 SELECT users.email, users.full_name, users.is_active, users.created_at,
-       roles.name, permissions.name
+       roles.name, permissions.name{session}
 FROM users
 LEFT OUTER JOIN user_roles ON user_roles.user_id = users.id
 LEFT OUTER JOIN roles ON roles.id = user_roles.role_id
 LEFT OUTER JOIN role_permissions ON role_permissions.role_id = roles.id
 LEFT OUTER JOIN permissions ON permissions.id = role_permissions.permission_id
-WHERE users.id = $1
+WHERE users.id = ${user}
 """
+_SESSION_LIVE = """,
+       EXISTS (SELECT * FROM auth_sessions
+               WHERE auth_sessions.id = $1 AND auth_sessions.user_id = users.id
+                 AND auth_sessions.revoked_at IS NULL) AS session_live"""
+ME_SQL = _SELECT.format(session="", user=1)
+ME_SESSION_SQL = _SELECT.format(session=_SESSION_LIVE, user=2)
+
+ACCESS_TOKEN_TYPE = "access"
+ACCESS_TOKEN_JWT_TYP = "at+jwt"
 REQUIRED_CLAIMS = ["sub", "exp", "iat", "iss", "aud", "jti", "type"]
 UNAUTHORIZED = {"detail": "The access token is invalid.", "code": "invalid_token"}
 
@@ -58,11 +70,12 @@ def iso_utc(value: datetime) -> str:
 
 
 def me_body(user_id: int, rows: Sequence[Sequence[Any]]) -> dict[str, Any] | None:
-    """The /me JSON of a user from the rows of ME_SQL, or None when there is no active user."""
+    """The /me JSON of a user from the rows of the query, or None when there is no active
+    user (or the token's session is no longer live)."""
     if not rows:
         return None
     email, full_name, is_active, created_at = rows[0][:4]
-    if not is_active:
+    if not is_active or (len(rows[0]) > 6 and not rows[0][6]):
         return None
     return {
         "id": user_id,
@@ -92,22 +105,31 @@ def create_app(
     jwt_audience: str | None = None,
     pool_size: int | None = None,
     max_overflow: int | None = None,
+    timeout_seconds: float | None = None,
 ) -> FastAPI:
     env = os.environ
     dsn = asyncpg_dsn(database_url or env["DATABASE_URL"])
-    key = jwt_secret or env["JWT_SECRET"]
+    key = (jwt_secret or env["JWT_SECRET"]).encode()
     algorithms = [jwt_algorithm or env.get("JWT_ALGORITHM", "HS256")]
     issuer = jwt_issuer or env.get("JWT_ISSUER", "py-auth")
     audience = jwt_audience or env.get("JWT_AUDIENCE", "py-auth")
     min_size = pool_size or int(env.get("DB_POOL_SIZE", "10"))
     overflow = max_overflow if max_overflow is not None else int(env.get("DB_MAX_OVERFLOW", "10"))
+    timeout = timeout_seconds or float(env.get("DB_TIMEOUT_SECONDS", "5"))
     pools: list[asyncpg.Pool] = []
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        pools.append(
-            await asyncpg.create_pool(dsn, min_size=min_size, max_size=min_size + overflow)
+        # py-auth's connection settings: connect and statement timeouts.
+        pool = await asyncpg.create_pool(
+            dsn,
+            min_size=min_size,
+            max_size=min_size + overflow,
+            timeout=timeout,
+            command_timeout=timeout,
+            server_settings={"statement_timeout": str(int(timeout * 1000))},
         )
+        pools.append(pool)
         yield
         await pools.pop().close()
 
@@ -115,7 +137,7 @@ def create_app(
 
     @app.get("/health")
     async def health() -> dict[str, str]:
-        # py-auth's very handler: the difference is what py-auth wraps around it.
+        # py-auth's very handler: what differs is what py-auth wraps around it.
         return {"status": "ok"}
 
     @app.get("/me")
@@ -124,7 +146,7 @@ def create_app(
         if not token:
             return JSONResponse(UNAUTHORIZED, status_code=401)
         try:
-            claims = jwt.decode(
+            decoded = jwt.decode_complete(
                 token,
                 key,
                 algorithms=algorithms,
@@ -132,10 +154,21 @@ def create_app(
                 issuer=issuer,
                 options={"require": REQUIRED_CLAIMS},
             )
+            claims = decoded["payload"]
+            if decoded["header"].get("typ") != ACCESS_TOKEN_JWT_TYP:
+                raise jwt.InvalidTokenError
+            if claims["type"] != ACCESS_TOKEN_TYPE:
+                raise jwt.InvalidTokenError
             user_id = int(claims["sub"])
-        except (jwt.InvalidTokenError, ValueError):
+            sid = claims.get("sid")
+            session_id = uuid.UUID(sid) if isinstance(sid, str) else None
+        except (jwt.InvalidTokenError, TypeError, ValueError):
             return JSONResponse(UNAUTHORIZED, status_code=401)
-        body = me_body(user_id, await pools[0].fetch(ME_SQL, user_id))
+        if session_id is None:
+            rows = await pools[0].fetch(ME_SQL, user_id)
+        else:
+            rows = await pools[0].fetch(ME_SESSION_SQL, session_id, user_id)
+        body = me_body(user_id, rows)
         if body is None:
             return JSONResponse(UNAUTHORIZED, status_code=401)
         return JSONResponse(body)

@@ -108,6 +108,9 @@ MATRIX = [
     Row("GET", "/users/{user_id}", (401, 200, 200, 200)),
     Row("PATCH", "/users/{user_id}", (401, 403, 403, 200), body=lambda _: {"full_name": "R"}),
     Row("DELETE", "/users/{user_id}", (401, 403, 403, 204)),
+    Row("GET", "/users/{user_id}/sessions", (401, 200, 200, 200), needs_login=True),
+    Row("DELETE", "/users/{user_id}/sessions", (401, 403, 403, 204), needs_login=True),
+    Row("POST", "/users/{user_id}/unlock", (401, 403, 403, 204)),
     # Articles.
     Row("GET", "/articles", (401, 200, 200, 200)),
     Row("POST", "/articles", (401, 403, 201, 201), body=lambda _: {"title": "New"}),

@@ -1,12 +1,13 @@
 """The bench's reference app (bench/reference_app.py) answers /me exactly as py-auth answers
-/users/me: otherwise the bench would compare two different things.
+/users/me, with the very same query: otherwise `make bench` would compare two different things.
 
 The reference app runs raw asyncpg, so the comparisons run on PostgreSQL only
 (TEST_DATABASE_URL); on SQLite they are skipped with that reason."""
 
 import importlib.util
+import re
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
@@ -14,8 +15,10 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic import TypeAdapter
+from sqlalchemy import event
 
-from tests.helpers import ON_POSTGRES, TEST_SECRET
+from tests.helpers import ON_POSTGRES, PASSWORD, TEST_SECRET, bearer, login
 
 REFERENCE_APP = Path(__file__).resolve().parents[2] / "bench" / "reference_app.py"
 
@@ -25,7 +28,8 @@ postgres_only = pytest.mark.skipif(
 )
 
 
-def _load_reference_module() -> ModuleType:
+@pytest.fixture(scope="module")
+def reference() -> ModuleType:
     spec = importlib.util.spec_from_file_location("bench_reference_app", REFERENCE_APP)
     assert spec is not None
     assert spec.loader is not None
@@ -35,16 +39,11 @@ def _load_reference_module() -> ModuleType:
     return module
 
 
-@pytest.fixture(scope="module")
-def reference() -> ModuleType:
-    return _load_reference_module()
-
-
 @pytest.fixture
 async def reference_client(
     reference: ModuleType, settings: Any
 ) -> AsyncIterator[httpx.AsyncClient]:
-    """The reference app on the test database, with the test JWT secret and pool settings."""
+    """The reference app on the test database, with the test JWT secret."""
     reference_app = reference.create_app(
         settings.database_url,
         TEST_SECRET,
@@ -58,6 +57,26 @@ async def reference_client(
         transport = httpx.ASGITransport(app=reference_app)
         async with httpx.AsyncClient(transport=transport, base_url="http://reference") as http:
             yield http
+
+
+@pytest.fixture
+def statements(app: Any) -> Iterator[list[str]]:
+    """The SQL that py-auth sends while the test runs."""
+    seen: list[str] = []
+    engine = app.state.database.engine.sync_engine
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    yield seen
+    event.remove(engine, "before_cursor_execute", record)
+
+
+def _normalized(sql: str) -> str:
+    sql = re.sub(r"(\$\d+)::\w+", r"\1", sql)  # SQLAlchemy's casts of parameters
+    sql = re.sub(r" AS name_1\b", "", sql)  # its label of the second `name` column
+    return " ".join(sql.split())
 
 
 @postgres_only
@@ -85,25 +104,42 @@ async def test_reference_me_equals_users_me(
 
 
 @postgres_only
+async def test_reference_me_equals_users_me_with_a_login_token(
+    client, reference_client, make_user, statements, reference
+):
+    """What the bench sends: access tokens from real logins, and the query they cause."""
+    user = await make_user(roles=["editor", "viewer"], full_name="Logged In")
+    tokens = await login(client, user.email, PASSWORD)
+    headers = bearer(tokens["access_token"])
+
+    statements.clear()
+    real = await client.get("/users/me", headers=headers)
+    floor = await reference_client.get("/me", headers=headers)
+
+    assert real.status_code == 200, real.text
+    assert floor.status_code == 200, floor.text
+    assert floor.json() == real.json()
+    principal_queries = [sql for sql in statements if "JOIN user_roles" in sql]
+    assert len(principal_queries) == 1, statements
+    expected = {_normalized(reference.ME_SQL), _normalized(reference.ME_SESSION_SQL)}
+    assert _normalized(principal_queries[0]) in expected, (
+        "load_principal's query changed: update ME_SQL / ME_SESSION_SQL in bench/reference_app.py"
+    )
+
+
+@postgres_only
 async def test_reference_refuses_what_py_auth_refuses(
     client, reference_client, make_user, auth_headers
 ):
     inactive = await make_user(is_active=False)
-    headers = auth_headers(inactive)
-
-    for response in (
-        await client.get("/users/me", headers=headers),
-        await reference_client.get("/me", headers=headers),
-        await client.get("/users/me", headers={"Authorization": "Bearer not-a-jwt"}),
-        await reference_client.get("/me", headers={"Authorization": "Bearer not-a-jwt"}),
-    ):
-        assert response.status_code == 401
-        assert response.json()["code"] == "invalid_token"
+    for headers in (auth_headers(inactive), {"Authorization": "Bearer not-a-jwt"}):
+        real = await client.get("/users/me", headers=headers)
+        floor = await reference_client.get("/me", headers=headers)
+        assert (real.status_code, floor.status_code) == (401, 401)
+        assert real.json()["code"] == floor.json()["code"] == "invalid_token"
 
 
 def test_reference_writes_timestamps_as_pydantic_does(reference):
-    from pydantic import TypeAdapter
-
     adapter = TypeAdapter(datetime)
     for value in (
         datetime(2026, 11, 25, 14, 30, tzinfo=UTC),

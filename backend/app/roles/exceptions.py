@@ -1,6 +1,6 @@
 """Errors of role administration."""
 
-from app.core.errors import AppError, Conflict, NotFound
+from app.core.errors import AppError, Conflict, NotFound, PermissionDenied
 
 
 class RoleNotFound(NotFound):
@@ -32,4 +32,14 @@ class UnknownPermission(AppError):
         super().__init__(
             reason,
             errors=[{"loc": ["body", "permissions"], "msg": reason, "type": "unknown_permission"}],
+        )
+
+
+class PermissionGrantDenied(PermissionDenied):
+    """Granting a permission one does not hold would be an escalation of privilege."""
+
+    def __init__(self, missing: list[str]) -> None:
+        super().__init__(
+            f"You cannot grant a permission you do not hold: {', '.join(missing)}.",
+            missing=missing,
         )

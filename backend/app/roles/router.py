@@ -4,6 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, status
 
+from app.core.context import ClientContextDep
 from app.core.database import SessionDep
 from app.core.errors import error_responses
 from app.roles import service
@@ -31,22 +32,32 @@ async def list_roles(_: RoleManager, session: SessionDep) -> list[RoleRead]:
     response_model=RoleRead,
     responses=error_responses(409),
 )
-async def create_role(body: RoleCreate, _: RoleManager, session: SessionDep) -> RoleRead:
-    return RoleRead.from_role(await service.create_role(session, body))
+async def create_role(
+    body: RoleCreate, manager: RoleManager, session: SessionDep, client: ClientContextDep
+) -> RoleRead:
+    return RoleRead.from_role(await service.create_role(session, client, body, actor=manager))
 
 
 @router.put(
     "/roles/{name}/permissions", response_model=RoleRead, responses=error_responses(404, 409)
 )
 async def set_role_permissions(
-    name: RoleNamePath, body: RolePermissionsUpdate, _: RoleManager, session: SessionDep
+    name: RoleNamePath,
+    body: RolePermissionsUpdate,
+    manager: RoleManager,
+    session: SessionDep,
+    client: ClientContextDep,
 ) -> RoleRead:
-    role = await service.set_role_permissions(session, name, body.permissions)
+    role = await service.set_role_permissions(
+        session, client, name, body.permissions, actor=manager
+    )
     return RoleRead.from_role(role)
 
 
 @router.delete(
     "/roles/{name}", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(404, 409)
 )
-async def delete_role(name: RoleNamePath, _: RoleManager, session: SessionDep) -> None:
-    await service.delete_role(session, name)
+async def delete_role(
+    name: RoleNamePath, manager: RoleManager, session: SessionDep, client: ClientContextDep
+) -> None:
+    await service.delete_role(session, client, name, actor=manager)

@@ -6,10 +6,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from app.audit import service as audit
+from app.audit.service import Event
 from app.auth.models import Permission, Role, user_roles
+from app.auth.schemas import Principal
+from app.core.context import ClientContext
 from app.roles.exceptions import (
     AdminRoleProtected,
     BuiltInRoleProtected,
+    PermissionGrantDenied,
     RoleAlreadyExists,
     RoleInUse,
     RoleNotFound,
@@ -51,31 +56,67 @@ async def _permissions_by_name(session: AsyncSession, names: list[str]) -> list[
     return permissions
 
 
-async def create_role(session: AsyncSession, data: RoleCreate) -> Role:
+def _guard_grant(names: set[str], actor: Principal) -> None:
+    """Nobody hands out a permission they do not hold themselves (no escalation)."""
+    if missing := sorted(names - actor.permissions):
+        raise PermissionGrantDenied(missing)
+
+
+async def create_role(
+    session: AsyncSession, client: ClientContext, data: RoleCreate, *, actor: Principal
+) -> Role:
     permissions = await _permissions_by_name(session, data.permissions)
+    _guard_grant({permission.name for permission in permissions}, actor)
     role = Role(name=data.name, description=data.description, permissions=permissions)
     session.add(role)
     try:
         await session.flush()
     except IntegrityError:
         raise RoleAlreadyExists() from None
+    audit.record(
+        session,
+        Event.ROLE_CREATED,
+        client,
+        actor_id=actor.id,
+        role=role.name,
+        permissions=sorted(permission.name for permission in permissions),
+    )
     return role
 
 
 async def set_role_permissions(
-    session: AsyncSession, name: str, permission_names: list[str]
+    session: AsyncSession,
+    client: ClientContext,
+    name: str,
+    permission_names: list[str],
+    *,
+    actor: Principal,
 ) -> Role:
     role = await get_role(session, name)
     permissions = await _permissions_by_name(session, permission_names)
     if role.name == ADMIN_ROLE and len(permissions) < len(await list_permissions(session)):
         # Taking a permission from admin could leave nobody able to grant it back.
         raise AdminRoleProtected()
+    old = {permission.name for permission in role.permissions}
+    new = {permission.name for permission in permissions}
+    _guard_grant(new - old, actor)
     role.permissions = permissions
     await session.flush()
+    audit.record(
+        session,
+        Event.ROLE_PERMISSIONS_CHANGED,
+        client,
+        actor_id=actor.id,
+        role=role.name,
+        added=sorted(new - old),
+        removed=sorted(old - new),
+    )
     return role
 
 
-async def delete_role(session: AsyncSession, name: str) -> None:
+async def delete_role(
+    session: AsyncSession, client: ClientContext, name: str, *, actor: Principal
+) -> None:
     role = await get_role(session, name)
     if role.name in BUILT_IN_ROLES:
         raise BuiltInRoleProtected()
@@ -83,3 +124,4 @@ async def delete_role(session: AsyncSession, name: str) -> None:
         raise RoleInUse()
     await session.delete(role)
     await session.flush()
+    audit.record(session, Event.ROLE_DELETED, client, actor_id=actor.id, role=name)

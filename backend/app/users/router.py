@@ -6,7 +6,7 @@ from fastapi import APIRouter, Query, status
 
 from app.auth import service as auth_service
 from app.auth.dependencies import CurrentUser, PasswordHasherDep, SettingsDep
-from app.auth.schemas import PasswordChangeRequest
+from app.auth.schemas import PasswordChangeRequest, SessionList, SessionRead
 from app.core.context import ClientContextDep
 from app.core.database import SessionDep
 from app.core.errors import error_responses
@@ -75,14 +75,53 @@ async def read_user(user_id: IdPath, _: UserReader, session: SessionDep) -> User
 
 @router.patch("/{user_id}", response_model=UserRead, responses=error_responses(404, 409))
 async def update_user(
-    user_id: IdPath, body: UserUpdate, editor: UserEditor, session: SessionDep
+    user_id: IdPath,
+    body: UserUpdate,
+    editor: UserEditor,
+    session: SessionDep,
+    client: ClientContextDep,
 ) -> UserRead:
-    user = await service.update_user(session, user_id, body, actor_permissions=editor.permissions)
+    user = await service.update_user(session, client, user_id, body, actor=editor)
     return UserRead.from_user(user)
 
 
 @router.delete(
     "/{user_id}", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(404, 409)
 )
-async def delete_user(user_id: IdPath, _: UserDeleter, session: SessionDep) -> None:
-    await service.delete_user(session, user_id)
+async def delete_user(
+    user_id: IdPath, deleter: UserDeleter, session: SessionDep, client: ClientContextDep
+) -> None:
+    await service.delete_user(session, client, user_id, actor_id=deleter.id)
+
+
+@router.get("/{user_id}/sessions", response_model=SessionList, responses=error_responses(404))
+async def list_user_sessions(
+    user_id: IdPath, reader: UserReader, session: SessionDep, settings: SettingsDep
+) -> SessionList:
+    user = await service.get_user(session, user_id)
+    sessions = await auth_service.list_sessions(session, settings, user_id=user.id)
+    return SessionList(
+        items=[SessionRead.from_session(item, current_id=reader.session_id) for item in sessions]
+    )
+
+
+@router.delete(
+    "/{user_id}/sessions", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(404)
+)
+async def revoke_user_sessions(
+    user_id: IdPath, editor: UserEditor, session: SessionDep, client: ClientContextDep
+) -> None:
+    """End every session of the user: their refresh tokens and access tokens stop working."""
+    user = await service.get_user(session, user_id)
+    await auth_service.revoke_user_sessions(session, client, user_id=user.id, actor_id=editor.id)
+
+
+@router.post(
+    "/{user_id}/unlock", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(404)
+)
+async def unlock_user(
+    user_id: IdPath, editor: UserEditor, session: SessionDep, client: ClientContextDep
+) -> None:
+    """Lift the login lockout of the user's email (and forget its failed attempts)."""
+    user = await service.get_user(session, user_id)
+    await auth_service.unlock_login(session, client, user=user, actor_id=editor.id)

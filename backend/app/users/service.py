@@ -7,8 +7,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 from sqlalchemy.sql import ColumnElement
 
+from app.audit import service as audit
+from app.audit.service import Event
 from app.auth.models import Permission, Role, User, role_permissions, user_roles
+from app.auth.schemas import Principal
 from app.auth.service import revoke_all_sessions
+from app.core.context import ClientContext
 from app.core.pagination import PageParams
 from app.core.security import PasswordHasher
 from app.users.exceptions import LastAdminProtected, RoleChangeDenied, UnknownRole, UserNotFound
@@ -114,14 +118,17 @@ async def _guard_role_change(
 
 async def update_user(
     session: AsyncSession,
+    client: ClientContext,
     user_id: int,
     changes: UserUpdate,
     *,
-    actor_permissions: frozenset[str],
+    actor: Principal,
 ) -> User:
-    """Apply an administrator's changes. ``actor_permissions`` are the caller's: roles whose
-    permissions the caller does not all hold can be neither granted nor removed."""
+    """Apply an administrator's changes. Roles whose permissions the actor does not all hold
+    can be neither granted nor removed. Deactivating ends every session of the user."""
+    actor_permissions = actor.permissions
     user = await get_user(session, user_id)
+    old_roles = sorted(role.name for role in user.roles)
     fields = changes.model_fields_set
     new_roles = await _roles_by_name(session, changes.roles) if changes.roles is not None else None
     if new_roles is not None:
@@ -137,19 +144,32 @@ async def update_user(
     if changes.is_active is not None:
         if user.is_active and not changes.is_active:
             await revoke_all_sessions(session, user.id)
+            audit.record(
+                session, Event.USER_DEACTIVATED, client, actor_id=actor.id, subject_id=user.id
+            )
         user.is_active = changes.is_active
+    details: dict[str, object] = {"fields": sorted(fields)}
     if new_roles is not None:
         user.roles = new_roles
+        details.update(old_roles=old_roles, new_roles=[role.name for role in new_roles])
+    audit.record(
+        session, Event.USER_UPDATED, client, actor_id=actor.id, subject_id=user.id, **details
+    )
     await session.flush()
     return user
 
 
-async def delete_user(session: AsyncSession, user_id: int) -> None:
-    """Delete a user; their refresh tokens go with them, their articles stay."""
+async def delete_user(
+    session: AsyncSession, client: ClientContext, user_id: int, *, actor_id: int
+) -> None:
+    """Delete a user; their sessions and refresh tokens go with them, their articles stay."""
     user = await get_user(session, user_id)
     if _is_active_admin(user):
         await _guard_last_admin(session, user)
     await session.execute(delete(User).where(User.id == user.id))
+    audit.record(
+        session, Event.USER_DELETED, client, actor_id=actor_id, subject_id=user.id, email=user.email
+    )
 
 
 async def grant_admin(
