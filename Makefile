@@ -36,7 +36,9 @@ $(BACKEND)/.env:
 
 run: $(VENV)/.runtime $(BACKEND)/.env ## Serve the API on http://$(HOST):$(PORT) (SQLite unless DATABASE_URL is set)
 	cd $(BACKEND) && .venv/bin/alembic upgrade head
-	cd $(BACKEND) && LOG_FORMAT=$${LOG_FORMAT:-console} exec .venv/bin/uvicorn --factory app.main:create_app \
+	@# A development server over plain http: readable logs, and cookies without the Secure flag.
+	cd $(BACKEND) && LOG_FORMAT=$${LOG_FORMAT:-console} COOKIE_SECURE=$${COOKIE_SECURE:-false} \
+		exec .venv/bin/uvicorn --factory app.main:create_app \
 		--host $(HOST) --port $(PORT) --no-access-log
 
 test: $(VENV)/.dev ## Run the suite (SQLite; TEST_DATABASE_URL=postgresql+asyncpg://... for PostgreSQL)

@@ -26,6 +26,7 @@ from app.core.middleware import RequestContextMiddleware
 from app.core.rate_limit import ClientRateLimiter
 from app.core.security import AccessTokenCodec, PasswordHasher
 from app.roles.router import router as roles_router
+from app.ui import install_ui
 from app.users.router import router as users_router
 
 DESCRIPTION = (
@@ -64,6 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     install_error_handlers(app)
     install_docs(app)
+    install_ui(app)
     for router in (
         health_router,
         auth_token_router,

@@ -78,3 +78,8 @@ class UnsupportedGrantType(AppError):
     status_code = 400
     code = "unsupported_grant_type"
     detail = "Only grant_type=password is supported here."
+
+
+class CsrfFailed(PermissionDenied):
+    code = "csrf_failed"
+    detail = "Missing or wrong X-CSRF-Token header."

@@ -14,7 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import ValidationError
 
-from app.auth import service
+from app.auth import browser, service
 from app.auth.dependencies import (
     AccessTokensDep,
     CurrentUser,
@@ -31,6 +31,7 @@ from app.auth.schemas import (
     SessionRead,
     TokenResponse,
 )
+from app.core.config import Settings
 from app.core.context import ClientContextDep
 from app.core.database import SessionDep
 from app.core.errors import AppError, RequestInvalid, UnsupportedMediaType, error_responses
@@ -111,8 +112,11 @@ REFRESH_BODY_DOC = {
 }
 
 
-async def presented_refresh_token(request: Request) -> str:
-    """The refresh token, from our JSON body or from the RFC 6749 §6 form."""
+async def presented_refresh_token(request: Request, settings: SettingsDep) -> str:
+    """The refresh token: from the cookie of a browser client (after the CSRF check), else
+    from our JSON body or from the RFC 6749 §6 form."""
+    if browser.is_browser(request):
+        return browser.refresh_token_from_cookie(request, settings)
     content_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
     if content_type == "application/x-www-form-urlencoded":
         form = await request.form(max_files=0, max_fields=10)
@@ -147,10 +151,23 @@ def _in_body(exc: ValidationError) -> list[dict[str, Any]]:
     ]
 
 
-def _token_response(pair: service.TokenPair) -> TokenResponse:
-    return TokenResponse(
-        access_token=pair.access_token, refresh_token=pair.refresh_token, expires_in=pair.expires_in
+def _token_response(
+    pair: service.TokenPair, request: Request, response: Response, settings: Settings
+) -> TokenResponse:
+    """The token response; for a browser client, the refresh token goes in a cookie instead."""
+    if not browser.is_browser(request):
+        return TokenResponse(
+            access_token=pair.access_token,
+            refresh_token=pair.refresh_token,
+            expires_in=pair.expires_in,
+        )
+    browser.set_session_cookies(
+        response,
+        refresh_token=pair.refresh_token,
+        expires_at=pair.session_expires_at,
+        settings=settings,
     )
+    return TokenResponse(access_token=pair.access_token, expires_in=pair.expires_in)
 
 
 @router.post(
@@ -182,11 +199,14 @@ async def register(
 @token_router.post(
     "/login",
     response_model=TokenResponse,
+    response_model_exclude_none=True,
     responses=error_responses(400, 401, 429),
     dependencies=[rate_limit("login")],
 )
 async def login(
     form: Annotated[LoginForm, Depends()],
+    request: Request,
+    response: Response,
     session: SessionDep,
     hasher: PasswordHasherDep,
     access_tokens: AccessTokensDep,
@@ -202,17 +222,20 @@ async def login(
         email=form.username,
         password=form.password,
     )
-    return _token_response(pair)
+    return _token_response(pair, request, response, settings)
 
 
 @token_router.post(
     "/refresh",
     response_model=TokenResponse,
+    response_model_exclude_none=True,
     responses=error_responses(400, 401, 415),
     openapi_extra=REFRESH_BODY_DOC,
 )
 async def refresh(
     refresh_token: Annotated[str, Depends(presented_refresh_token)],
+    request: Request,
+    response: Response,
     session: SessionDep,
     access_tokens: AccessTokensDep,
     settings: SettingsDep,
@@ -221,7 +244,7 @@ async def refresh(
     pair = await service.rotate_refresh_token(
         session, access_tokens, settings, client, refresh_token=refresh_token
     )
-    return _token_response(pair)
+    return _token_response(pair, request, response, settings)
 
 
 @token_router.post("/revoke", response_class=Response, responses={200: {"description": "Revoked"}})
@@ -238,9 +261,28 @@ async def revoke(
     return Response(status_code=status.HTTP_200_OK)
 
 
-@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
-async def logout(body: RefreshRequest, session: SessionDep, client: ClientContextDep) -> None:
-    await service.logout(session, client, refresh_token=body.refresh_token)
+@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(403))
+async def logout(
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    settings: SettingsDep,
+    client: ClientContextDep,
+    body: RefreshRequest | None = None,
+) -> None:
+    """End the session of a refresh token: from the body, or a browser client's cookie (which
+    is then cleared). Logging out twice is harmless."""
+    if browser.is_browser(request):
+        if browser.REFRESH_COOKIE not in request.cookies:
+            browser.clear_session_cookies(response, settings)
+            return
+        refresh_token = browser.refresh_token_from_cookie(request, settings)
+        browser.clear_session_cookies(response, settings)
+    elif body is not None:
+        refresh_token = body.refresh_token
+    else:
+        raise RequestInvalid([{"loc": ["body"], "msg": "Field required", "type": "missing"}])
+    await service.logout(session, client, refresh_token=refresh_token)
 
 
 @router.post("/logout-all", status_code=status.HTTP_204_NO_CONTENT)

@@ -36,7 +36,10 @@ class RegisterRequest(StrictModel):
 
 class TokenResponse(BaseModel):
     access_token: str
-    refresh_token: str
+    refresh_token: str | None = Field(
+        default=None,
+        description="Absent for browser clients (X-Client: browser): it is an HttpOnly cookie.",
+    )
     token_type: Literal["bearer"] = "bearer"
     expires_in: int = Field(description="Lifetime of the access token, in seconds.")
 

@@ -62,6 +62,8 @@ class Settings(BaseSettings):
     trusted_proxies: Annotated[list[IPv4Network | IPv6Network], NoDecode] = []
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     hsts_enabled: bool = False
+    # Browser clients keep the refresh token in a Secure cookie; false only for local http.
+    cookie_secure: bool = True
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "console"] = "json"
