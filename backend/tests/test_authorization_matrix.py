@@ -50,6 +50,7 @@ class Row:
 MATRIX = [
     # Operations and docs: public.
     Row("GET", "/health", ALL_200),
+    Row("GET", "/", (307, 307, 307, 307)),
     Row("GET", "/ready", ALL_200),
     Row("GET", "/metrics", ALL_200),
     Row("GET", "/openapi.json", ALL_200),

@@ -35,6 +35,8 @@ PUBLIC_ROUTES = frozenset(
         ("GET", "/docs/oauth2-redirect"),
         ("GET", "/redoc"),
         (ANY_METHOD, "/static/docs"),  # the docs' scripts and styles
+        (ANY_METHOD, "/ui"),  # the web console's static files; its data comes from the API
+        ("GET", "/"),  # redirects to /ui/
     }
 )
 
