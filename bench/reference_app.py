@@ -88,6 +88,11 @@ def me_body(user_id: int, rows: Sequence[Sequence[Any]]) -> dict[str, Any] | Non
     }
 
 
+def _is_access_token_typ(typ: object) -> bool:
+    """As py-auth: "at+jwt" or "application/at+jwt", in any case (RFC 9068, RFC 7515)."""
+    return isinstance(typ, str) and typ.lower().removeprefix("application/") == ACCESS_TOKEN_JWT_TYP
+
+
 def _bearer_token(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
     for name, value in headers:
         if name == b"authorization":
@@ -155,7 +160,7 @@ def create_app(
                 options={"require": REQUIRED_CLAIMS},
             )
             claims = decoded["payload"]
-            if decoded["header"].get("typ") != ACCESS_TOKEN_JWT_TYP:
+            if not _is_access_token_typ(decoded["header"].get("typ")):
                 raise jwt.InvalidTokenError
             if claims["type"] != ACCESS_TOKEN_TYPE:
                 raise jwt.InvalidTokenError

@@ -726,6 +726,8 @@ class Runner:
         self.profile = profile
         self.wrk = wrk
         self.meter = meter
+        # In all, and none in a quick run: a busy machine must not make the run endless.
+        self.repeats_left = 12 if profile.rounds >= FULL.rounds else 0
 
     def once(self, item: Measure, seconds: int) -> Sample:
         args = item.args()
@@ -744,8 +746,13 @@ class Runner:
         """One round; again (at most MAX_REPEATS times) when others loaded the machine."""
         for attempt in range(MAX_REPEATS + 1):
             sample = self.once(item, seconds)
-            if sample.foreign_load <= FOREIGN_LOAD_LIMIT or attempt == MAX_REPEATS:
+            if (
+                sample.foreign_load <= FOREIGN_LOAD_LIMIT
+                or attempt == MAX_REPEATS
+                or self.repeats_left == 0
+            ):
                 break
+            self.repeats_left -= 1
             log(
                 f"round {round_number} {item.row.label}: other processes used "
                 f"{sample.foreign_load:.0%} of the machine; running it again"

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit.service import purge_events
 from app.auth.passwords import password_problem
 from app.auth.schemas import Email
-from app.auth.service import purge_expired_sessions
+from app.auth.service import purge_expired_sessions, purge_stale_login_throttles
 from app.core.clock import utcnow
 from app.core.config import Settings, SettingsError, load_settings
 from app.core.database import Database
@@ -51,7 +51,8 @@ def create_admin(
 
     async def _password_for() -> str:
         chosen = password if password is not None else _ask_password()
-        if (problem := password_problem(chosen, normalized)) is not None:
+        problem = password_problem(chosen, normalized, min_length=settings.password_min_length)
+        if problem is not None:
             typer.echo(f"Password refused: {problem}", err=True)
             raise typer.Exit(1)
         return chosen
@@ -62,14 +63,19 @@ def create_admin(
 
 @cli.command("purge-tokens")
 def purge_tokens() -> None:
-    """Delete expired sessions and refresh tokens (idempotent; safe while the app runs)."""
+    """Delete expired sessions and refresh tokens, and failed-login counts that no longer
+    matter (idempotent; safe while the app runs)."""
     settings = _settings()
 
-    async def run() -> int:
+    async def run() -> tuple[int, int]:
         async with _session(settings) as session:
-            return await purge_expired_sessions(session, idle_days=settings.refresh_idle_days)
+            sessions = await purge_expired_sessions(session, idle_days=settings.refresh_idle_days)
+            return sessions, await purge_stale_login_throttles(session, settings)
 
-    typer.echo(f"Deleted {asyncio.run(run())} expired or revoked sessions.")
+    sessions, throttles = asyncio.run(run())
+    typer.echo(
+        f"Deleted {sessions} expired or revoked sessions and {throttles} stale login throttles."
+    )
 
 
 @cli.command("purge-audit")

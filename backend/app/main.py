@@ -1,5 +1,6 @@
 """The application factory. Run with `uvicorn --factory app.main:create_app`."""
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -8,6 +9,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute, iter_route_contexts
+from sqlalchemy.engine import make_url
 
 from app.articles.router import router as articles_router
 from app.audit.router import router as audit_router
@@ -29,6 +31,8 @@ from app.roles.router import router as roles_router
 from app.ui import install_ui
 from app.users.router import router as users_router
 
+logger = logging.getLogger("app")
+
 DESCRIPTION = (
     "Authentication and permission-based authorization: short-lived JWT access tokens "
     "carrying identity only, rotating opaque refresh tokens, and permissions read from the "
@@ -42,8 +46,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # The back end's name only: the URL may hold a password.
+        database = make_url(settings.database_url).get_backend_name()
+        logger.info("py-auth started", extra={"fields": {"event": "startup", "database": database}})
         yield
+        # uvicorn runs this on SIGTERM once the requests in flight have finished.
         await app.state.database.dispose()
+        logger.info("database pool closed", extra={"fields": {"event": "shutdown"}})
 
     app = FastAPI(
         title="py-auth",

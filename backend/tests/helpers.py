@@ -1,15 +1,22 @@
 """Helpers shared by the tests (fixtures live in conftest.py)."""
 
 import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from alembic.config import Config
+from fastapi import FastAPI
 
+import app.auth.service as auth_service
 from alembic import command
+from app.core.clock import utcnow
 from app.core.config import Settings
+from app.main import create_app
 
 BACKEND_DIR = Path(__file__).resolve().parents[1]
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
@@ -53,3 +60,55 @@ async def login(client: httpx.AsyncClient, email: str, password: str = PASSWORD)
 
 def bearer(access_token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {access_token}"}
+
+
+class Clock:
+    """Stands in for the auth service's utcnow: time moves only when a test says so."""
+
+    def __init__(self) -> None:
+        self.now = utcnow()
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+def freeze_auth_clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    """Stop the auth service's clock (login, throttling, sessions, purge-tokens) at now."""
+    clock = Clock()
+    monkeypatch.setattr(auth_service, "utcnow", clock)
+    return clock
+
+
+@asynccontextmanager
+async def fresh_app(database_url: str, **overrides: Any) -> AsyncIterator[FastAPI]:
+    """An app of its own, with these settings, on the test database."""
+    application = create_app(make_settings(database_url, **overrides))
+    try:
+        yield application
+    finally:
+        await application.state.database.dispose()
+
+
+def client_of(app: FastAPI, peer: str = "203.0.113.7") -> httpx.AsyncClient:
+    """An HTTP client of this app whose requests come from the socket address `peer`."""
+    transport = httpx.ASGITransport(app=app, client=(peer, 50000))
+    return httpx.AsyncClient(transport=transport, base_url="http://testserver")
+
+
+def set_cli_environment(
+    monkeypatch: pytest.MonkeyPatch, database_url: str, **settings: str
+) -> None:
+    """The environment `python -m app.cli` reads: this database, cheap Argon2, and `settings`."""
+    environment = {
+        "DATABASE_URL": database_url,
+        "JWT_SECRET": TEST_SECRET,
+        "ARGON2_TIME_COST": "1",
+        "ARGON2_MEMORY_KIB": "1024",
+        "ARGON2_PARALLELISM": "1",
+        **{name.upper(): value for name, value in settings.items()},
+    }
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from app.auth.models import User
 from app.cli import cli
-from tests.helpers import PASSWORD, TEST_SECRET
+from tests.helpers import PASSWORD, set_cli_environment
 
 runner = CliRunner()
 
@@ -17,11 +17,7 @@ runner = CliRunner()
 @pytest.fixture
 def cli_environment(monkeypatch, database_url, app):
     # `app` is requested so the autouse cleanup empties the database afterwards.
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    monkeypatch.setenv("JWT_SECRET", TEST_SECRET)
-    monkeypatch.setenv("ARGON2_TIME_COST", "1")
-    monkeypatch.setenv("ARGON2_MEMORY_KIB", "1024")
-    monkeypatch.setenv("ARGON2_PARALLELISM", "1")
+    set_cli_environment(monkeypatch, database_url)
     return database_url
 
 

@@ -5,10 +5,10 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.auth.schemas import StrictModel
+from app.auth.schemas import NO_NUL, StrictModel
 
-Title = Annotated[str, Field(min_length=1, max_length=200)]
-Body = Annotated[str, Field(max_length=50_000)]
+Title = Annotated[str, Field(min_length=1, max_length=200, pattern=NO_NUL)]
+Body = Annotated[str, Field(max_length=50_000, pattern=NO_NUL)]
 
 
 class ArticleCreate(StrictModel):

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Form, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.auth import browser, service
 from app.auth.dependencies import (
@@ -23,7 +24,6 @@ from app.auth.dependencies import (
 )
 from app.auth.exceptions import UnsupportedGrantType
 from app.auth.schemas import (
-    OpaqueToken,
     Password,
     RefreshRequest,
     RegisterRequest,
@@ -62,12 +62,22 @@ class OAuth2ErrorRoute(APIRoute):
                 error: AppError = RequestInvalid(exc.errors())
             except AppError as exc:
                 error = exc
+            except StarletteHTTPException as exc:
+                if exc.status_code != status.HTTP_400_BAD_REQUEST:
+                    raise
+                # The framework could not read the body (a broken form): our 400 bad_request,
+                # which AppError itself is, and RFC 6749's invalid_request.
+                error = AppError(str(exc.detail))
             error.extra.setdefault("error", OAUTH2_ERRORS.get(error.code, "invalid_request"))
             error.extra.setdefault("error_description", error.message)
             raise error
 
         return with_oauth2_errors
 
+
+# RFC 7009 §2.2: a token that is not ours gets 200, however long; an access token grows with
+# the issuer and audience settings. The bound only keeps the work per request small.
+REVOCABLE_TOKEN_MAX_LENGTH = 8192
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 token_router = APIRouter(prefix="/auth", tags=["auth"], route_class=OAuth2ErrorRoute)
@@ -249,7 +259,7 @@ async def refresh(
 
 @token_router.post("/revoke", response_class=Response, responses={200: {"description": "Revoked"}})
 async def revoke(
-    token: Annotated[OpaqueToken, Form()],
+    token: Annotated[str, Form(min_length=1, max_length=REVOCABLE_TOKEN_MAX_LENGTH)],
     session: SessionDep,
     access_tokens: AccessTokensDep,
     client: ClientContextDep,

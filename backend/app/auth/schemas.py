@@ -19,7 +19,10 @@ Email = Annotated[EmailStr, Field(max_length=320), AfterValidator(_normalize_ema
 # Only the length is checked here (so a 10 kB "password" is never hashed); the policy is
 # checked by the service, with the settings' minimum length.
 Password = Annotated[str, Field(max_length=PASSWORD_MAX_LENGTH)]
-FullName = Annotated[str, Field(min_length=1, max_length=200)]
+# PostgreSQL text cannot hold NUL (U+0000): refuse it with a 422 on every back end, before
+# the database refuses it with an error. Patterns are in the OpenAPI document for clients.
+NO_NUL = r"^[^\x00]*$"
+FullName = Annotated[str, Field(min_length=1, max_length=200, pattern=NO_NUL)]
 OpaqueToken = Annotated[str, Field(min_length=1, max_length=512)]
 
 

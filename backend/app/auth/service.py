@@ -550,3 +550,17 @@ async def purge_expired_sessions(session: AsyncSession, *, idle_days: int) -> in
     # Orphans cannot exist (ON DELETE CASCADE); this also clears tokens past their own expiry.
     await session.execute(delete(RefreshToken).where(RefreshToken.expires_at <= now))
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def purge_stale_login_throttles(session: AsyncSession, settings: Settings) -> int:
+    """Delete the failure counts that no longer bear on any login: no lockout running or
+    recent, no failure within the window. The next failure would start from zero anyway, so
+    this changes nothing but the table's size (unknown emails get rows too)."""
+    window_start = utcnow() - timedelta(seconds=settings.login_failure_window)
+    result = await session.execute(
+        delete(LoginThrottle).where(
+            LoginThrottle.window_started_at < window_start,
+            or_(LoginThrottle.locked_until.is_(None), LoginThrottle.locked_until < window_start),
+        )
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

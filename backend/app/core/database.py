@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from sqlalchemy import DateTime, MetaData, event
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Dialect, ExceptionContext
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -31,6 +31,10 @@ NAMING_CONVENTION = {
 }
 
 
+_UTC_MIN = datetime.min.replace(tzinfo=UTC)
+_UTC_MAX = datetime.max.replace(tzinfo=UTC)
+
+
 class UTCDateTime(TypeDecorator[datetime]):
     """A timezone-aware UTC timestamp on every back end (SQLite stores naive values)."""
 
@@ -41,7 +45,13 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is not None:
             if value.tzinfo is None:
                 raise ValueError("naive datetime given: use app.core.clock.utcnow()")
-            value = value.astimezone(UTC)
+            try:
+                value = value.astimezone(UTC)
+            except OverflowError:
+                # 0001-01-01T00:00+14:00 or 9999-12-31T23:59-14:00 (say, a filter sent by a
+                # client) lies outside what UTC can show: take the nearest end, which compares
+                # the same way against every stored time.
+                value = _UTC_MIN if value.year == datetime.min.year else _UTC_MAX
         return value
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
@@ -64,18 +74,45 @@ def create_engine(settings: Settings) -> AsyncEngine:
         _configure_sqlite(engine)
         return engine
     timeout = settings.db_timeout_seconds
-    return create_async_engine(
+    engine = create_async_engine(
         settings.database_url,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_timeout=settings.db_pool_timeout_seconds,
+        # A pooled connection is tested before use, so after an outage the first request
+        # gets a fresh connection instead of an error: no restart needed.
         pool_pre_ping=True,
         connect_args={
-            "timeout": timeout,
-            "command_timeout": timeout,
+            "timeout": timeout,  # connecting, handshake included
+            "command_timeout": timeout,  # waiting for any answer, on the client side
             "server_settings": {"statement_timeout": str(int(timeout * 1000))},
         },
     )
+    _drop_broken_connections_at_once(engine)
+    return engine
+
+
+def _drop_broken_connections_at_once(engine: AsyncEngine) -> None:
+    """Keep a database outage within DB_TIMEOUT_SECONDS per request.
+
+    When the database stops answering (a network partition), the first timeout is the
+    whole cost: the connection is not reused (its next statement, even the ROLLBACK,
+    would wait as long again) and it is dropped without the polite goodbye that
+    SQLAlchemy would otherwise wait up to 2 seconds for.
+    """
+
+    @event.listens_for(engine.sync_engine, "handle_error")
+    def _timeout_means_disconnected(context: ExceptionContext) -> None:
+        if isinstance(context.original_exception, TimeoutError):
+            context.is_disconnect = True
+            # Other pooled connections are tested (pre-ping) when next used.
+            context.invalidate_pool_on_disconnect = False
+
+    @event.listens_for(engine.sync_engine, "invalidate")
+    def _abort(dbapi_connection: Any, _record: ConnectionPoolEntry, _exc: Any) -> None:
+        driver_connection = getattr(dbapi_connection, "driver_connection", None)
+        if driver_connection is not None:
+            driver_connection.terminate()  # asyncpg: close the socket, wait for nothing
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:

@@ -14,7 +14,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -158,6 +158,9 @@ _FRAMEWORK_CODES = {
 
 # Database errors that mean "the database cannot be reached right now", not a bug.
 DATABASE_UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeoutError, OSError, TimeoutError)
+# SQLSTATEs of text that PostgreSQL cannot store: NUL (22021) and characters outside the
+# database's encoding (22P05). The schemas refuse NUL first; this catches any field they miss.
+UNSTORABLE_TEXT = frozenset({"22021", "22P05"})
 
 
 def error_response(
@@ -196,9 +199,21 @@ async def _database_unavailable(_request: Request, exc: Exception) -> JSONRespon
     return error_response(503, ServiceUnavailable().body())
 
 
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    """Text the database refuses is the client's mistake (422); any other error is a bug."""
+    assert isinstance(exc, DBAPIError)
+    if getattr(exc.orig, "sqlstate", None) not in UNSTORABLE_TEXT:
+        raise exc  # logged with its traceback by the middleware, answered with a 500
+    reason = "Text must not contain NUL (U+0000) or characters the database cannot store."
+    return await _app_error(
+        request, RequestInvalid([{"loc": [], "msg": reason, "type": "string_unstorable"}])
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(DBAPIError, _database_error)
     for exc_type in DATABASE_UNAVAILABLE:
         app.add_exception_handler(exc_type, _database_unavailable)

@@ -10,7 +10,10 @@ from typing import Any
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 # Loggers of the server, which install handlers of their own: send them through ours.
-SERVER_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
+SERVER_LOGGERS = ("uvicorn", "uvicorn.error")
+# uvicorn's access log repeats our request line, with the raw query string: kept off. uvicorn
+# writes it only when this logger has a handler, its own or an ancestor's.
+ACCESS_LOGGER = "uvicorn.access"
 
 
 def log_fields(record: logging.LogRecord) -> dict[str, Any]:
@@ -56,3 +59,6 @@ def configure_logging(level: str, log_format: str = "json") -> None:
         server_logger = logging.getLogger(name)
         server_logger.handlers[:] = []
         server_logger.propagate = True
+    access_logger = logging.getLogger(ACCESS_LOGGER)
+    access_logger.handlers[:] = []
+    access_logger.propagate = False

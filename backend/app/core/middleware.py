@@ -7,6 +7,7 @@ import re
 import time
 import uuid
 from collections.abc import Sequence
+from urllib.parse import parse_qsl, unquote_to_bytes
 
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -41,8 +42,31 @@ PAGE_CSP = (
 PAGE_PATHS = ("/docs", "/redoc", "/ui", "/static")
 
 
+TOO_LARGE = {"detail": "The request body is too large.", "code": "payload_too_large"}
+NOT_UTF8 = {"detail": "The URL is not valid percent-encoded UTF-8.", "code": "bad_request"}
+
+
 class PayloadTooLarge(Exception):
     pass
+
+
+class _BodyLimit:
+    """The app's receive, counting the body: past the limit, it raises PayloadTooLarge and
+    remembers that it did (the app may catch the error and answer for itself)."""
+
+    def __init__(self, receive: Receive, limit: int) -> None:
+        self._receive = receive
+        self._remaining = limit
+        self.exceeded = False
+
+    async def __call__(self) -> Message:
+        message = await self._receive()
+        if message["type"] == "http.request":
+            self._remaining -= len(message.get("body", b""))
+            if self._remaining < 0:
+                self.exceeded = True
+                raise PayloadTooLarge()
+        return message
 
 
 class RequestContextMiddleware:
@@ -90,15 +114,33 @@ class RequestContextMiddleware:
                     headers["Content-Security-Policy"] = PAGE_CSP
             await send(message)
 
+        body_limit = _BodyLimit(receive, self.max_body_bytes)
+
+        async def send_from_app(message: Message) -> None:
+            if body_limit.exceeded:
+                # The app caught the overflow and answered for itself (FastAPI answers 400
+                # to a body model it could not read): the client gets the 413 instead.
+                if message["type"] == "http.response.start" and not response_started:
+                    await error_response(413, TOO_LARGE)(scope, receive, send_with_headers)
+                return
+            await send_with_headers(message)
+
         try:
             if self._declared_length(scope) > self.max_body_bytes:
                 raise PayloadTooLarge()
-            await self.app(scope, self._limited(receive), send_with_headers)
+            if _url_is_not_utf8(scope):
+                await error_response(400, NOT_UTF8)(scope, receive, send_with_headers)
+                return
+            if (duplicate := _duplicate_query_parameter(scope["query_string"])) is not None:
+                await error_response(422, _duplicate_body(duplicate))(
+                    scope, receive, send_with_headers
+                )
+                return
+            await self.app(scope, body_limit, send_from_app)
         except PayloadTooLarge:
             if response_started:
                 raise
-            body = {"detail": "The request body is too large.", "code": "payload_too_large"}
-            await error_response(413, body)(scope, receive, send_with_headers)
+            await error_response(413, TOO_LARGE)(scope, receive, send_with_headers)
         except Exception:
             logger.exception("unhandled error on %s %s", scope["method"], scope["path"])
             if response_started:
@@ -108,20 +150,6 @@ class RequestContextMiddleware:
         finally:
             self._record(scope, status, time.perf_counter() - started)
             request_id_var.reset(token)
-
-    def _limited(self, receive: Receive) -> Receive:
-        remaining = self.max_body_bytes
-
-        async def receive_limited() -> Message:
-            nonlocal remaining
-            message = await receive()
-            if message["type"] == "http.request":
-                remaining -= len(message.get("body", b""))
-                if remaining < 0:
-                    raise PayloadTooLarge()
-            return message
-
-        return receive_limited
 
     @staticmethod
     def _declared_length(scope: Scope) -> int:
@@ -159,8 +187,7 @@ class RequestContextMiddleware:
 
     @staticmethod
     def _record(scope: Scope, status: int, duration: float) -> None:
-        route = scope.get("route")
-        template = getattr(route, "path", None) or "unmatched"
+        template = _route_template(scope)
         method = scope["method"] if scope["method"] in _KNOWN_METHODS else "OTHER"
         HTTP_REQUESTS.labels(method, template, str(status)).inc()
         HTTP_LATENCY.labels(method, template).observe(duration)
@@ -191,6 +218,57 @@ def _is_ip(value: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def _route_template(scope: Scope) -> str:
+    """The route that served the request, as a template: /users/{user_id}, never /users/42
+    (one metric series per route, not per id)."""
+    route = scope.get("route")
+    if route is not None:
+        return str(getattr(route, "path", "unmatched"))
+    root_path = scope.get("root_path", "")
+    app_root_path = scope.get("app_root_path", root_path)
+    if root_path != app_root_path:
+        # Inside a mount (/ui, /static/docs): the mount's path, whatever the file.
+        return f"{root_path[len(app_root_path) :]}/{{path}}"
+    if scope.get("endpoint") is not None and not scope.get("path_params"):
+        # A plain route without parameters (/openapi.json): its path is its template.
+        return str(scope["path"])
+    return "unmatched"
+
+
+def _url_is_not_utf8(scope: Scope) -> bool:
+    """Whether the path or query string decodes to something other than UTF-8 (the server
+    would otherwise replace the bad bytes with U+FFFD and let a mangled value through)."""
+    for part in (scope.get("raw_path") or b"", scope["query_string"]):
+        if b"%" in part or not part.isascii():
+            try:
+                unquote_to_bytes(part).decode("utf-8")
+            except UnicodeDecodeError:
+                return True
+    return False
+
+
+def _duplicate_query_parameter(query_string: bytes) -> str | None:
+    """The first query parameter sent twice, if any. Every parameter of the API is single:
+    which copy would count is a guess, so the request is refused instead."""
+    if not query_string:
+        return None
+    seen: set[str] = set()
+    for name, _value in parse_qsl(query_string.decode("latin-1"), keep_blank_values=True):
+        if name in seen:
+            return name
+        seen.add(name)
+    return None
+
+
+def _duplicate_body(name: str) -> dict[str, object]:
+    reason = f"The query parameter {name!r} is given more than once."
+    return {
+        "detail": reason,
+        "code": "validation_error",
+        "errors": [{"loc": ["query", name], "msg": reason, "type": "duplicate_parameter"}],
+    }
 
 
 def _request_id_from(scope: Scope) -> str:

@@ -1,6 +1,7 @@
 """Per-client rate limits with the `limits` library: in memory for one process, in Redis
 (RATE_LIMIT_STORAGE_URL=redis://...) when several processes must share the counts."""
 
+import logging
 import math
 import time
 from collections.abc import Mapping
@@ -10,9 +11,15 @@ from fastapi import Depends, Request
 from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
+from limits.errors import StorageError
 from limits.storage import storage_from_string
 
-from app.core.errors import AppError
+from app.core.errors import AppError, ServiceUnavailable
+
+logger = logging.getLogger("app.rate_limit")
+
+# Connect and command timeout of the Redis storage: an unreachable Redis answers 503, never hangs.
+STORAGE_TIMEOUT_SECONDS = 2.0
 
 
 class RateLimited(AppError):
@@ -34,7 +41,13 @@ class ClientRateLimiter:
     def __init__(self, limit: str, storage_url: str | None) -> None:
         self.item: RateLimitItem | None = parse(limit) if limit.strip() else None
         storage = (
-            storage_from_string(_async_url(storage_url), implementation="redispy")
+            storage_from_string(
+                _async_url(storage_url),
+                implementation="redispy",
+                wrap_exceptions=True,
+                socket_connect_timeout=STORAGE_TIMEOUT_SECONDS,
+                socket_timeout=STORAGE_TIMEOUT_SECONDS,
+            )
             if storage_url
             else MemoryStorage()
         )
@@ -44,9 +57,16 @@ class ClientRateLimiter:
     async def check(self, bucket: str, client_ip: str) -> None:
         if self.item is None:
             return
-        if not await self._limiter.hit(self.item, bucket, client_ip):
+        try:
+            if await self._limiter.hit(self.item, bucket, client_ip):
+                return
             stats = await self._limiter.get_window_stats(self.item, bucket, client_ip)
-            raise RateLimited(math.ceil(stats.reset_time - time.time()))
+        except StorageError as exc:
+            # Refuse rather than let requests through unlimited: like the database, the
+            # storage of the limits is needed to serve these endpoints safely.
+            logger.warning("rate-limit storage unavailable: %s", type(exc.storage_error).__name__)
+            raise ServiceUnavailable() from None
+        raise RateLimited(math.ceil(stats.reset_time - time.time()))
 
 
 def _async_url(url: str) -> str:

@@ -99,8 +99,7 @@ class AccessTokenCodec:
 
     def decode(self, token: str) -> AccessClaims:
         try:
-            header = jwt.get_unverified_header(token)
-            if header.get("typ") != ACCESS_TOKEN_JWT_TYP:
+            if not is_access_token_typ(jwt.get_unverified_header(token).get("typ")):
                 raise InvalidToken()
             claims = jwt.decode(
                 token,
@@ -128,6 +127,12 @@ class AccessTokenCodec:
             expires_at=datetime.fromtimestamp(claims["exp"], tz=utcnow().tzinfo),
             session_id=sid if isinstance(sid, str) else None,
         )
+
+
+def is_access_token_typ(typ: object) -> bool:
+    """RFC 9068 §4: typ is "at+jwt" or "application/at+jwt"; a media type, so its case does not
+    matter (RFC 7515 §4.1.9). Anything else, a missing typ included, is another kind of JWT."""
+    return isinstance(typ, str) and typ.lower().removeprefix("application/") == ACCESS_TOKEN_JWT_TYP
 
 
 def new_opaque_token() -> str:

@@ -4,6 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, status
 
+from app.auth.schemas import NO_NUL
 from app.core.context import ClientContextDep
 from app.core.database import SessionDep
 from app.core.errors import error_responses
@@ -13,7 +14,7 @@ from app.roles.schemas import PermissionRead, RoleCreate, RolePermissionsUpdate,
 
 router = APIRouter(tags=["roles"])
 
-RoleNamePath = Annotated[str, Path(max_length=64)]
+RoleNamePath = Annotated[str, Path(max_length=64, pattern=NO_NUL)]
 
 
 @router.get("/permissions", response_model=list[PermissionRead])

@@ -5,10 +5,13 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.auth.models import Role
-from app.auth.schemas import StrictModel
+from app.auth.schemas import NO_NUL, StrictModel
 
-RoleName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_\-]*$")]
-PermissionNames = Annotated[list[str], Field(max_length=100)]
+# Role and permission names share one shape; a name of another shape cannot exist.
+NAME_PATTERN = r"^[a-z][a-z0-9_\-]*$"
+RoleName = Annotated[str, Field(min_length=1, max_length=64, pattern=NAME_PATTERN)]
+PermissionName = Annotated[str, Field(min_length=1, max_length=64, pattern=NAME_PATTERN)]
+PermissionNames = Annotated[list[PermissionName], Field(max_length=100)]
 
 
 class PermissionRead(BaseModel):
@@ -34,7 +37,7 @@ class RoleRead(BaseModel):
 
 class RoleCreate(StrictModel):
     name: RoleName
-    description: Annotated[str, Field(max_length=255)] = ""
+    description: Annotated[str, Field(max_length=255, pattern=NO_NUL)] = ""
     permissions: PermissionNames
 
 

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Query, status
 
 from app.auth import service as auth_service
 from app.auth.dependencies import CurrentUser, PasswordHasherDep, SettingsDep
-from app.auth.schemas import PasswordChangeRequest, SessionList, SessionRead
+from app.auth.schemas import NO_NUL, PasswordChangeRequest, SessionList, SessionRead
 from app.core.context import ClientContextDep
 from app.core.database import SessionDep
 from app.core.errors import error_responses
@@ -56,8 +56,12 @@ async def list_users(
     _: UserReader,
     session: SessionDep,
     page: PageParamsDep,
-    email: Annotated[str | None, Query(max_length=320, description="Email substring.")] = None,
-    role: Annotated[str | None, Query(max_length=64, description="Role name.")] = None,
+    email: Annotated[
+        str | None, Query(max_length=320, pattern=NO_NUL, description="Email substring.")
+    ] = None,
+    role: Annotated[
+        str | None, Query(max_length=64, pattern=NO_NUL, description="Role name.")
+    ] = None,
 ) -> Page[UserRead]:
     users, total = await service.list_users(session, UsersFilter(email=email, role=role), page)
     return Page(

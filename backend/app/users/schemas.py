@@ -6,6 +6,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from app.auth.models import User
 from app.auth.schemas import FullName, Principal, StrictModel
+from app.roles.schemas import RoleName
 
 
 class UserRead(BaseModel):
@@ -55,7 +56,7 @@ class MeUpdate(StrictModel):
 class UserUpdate(StrictModel):
     full_name: FullName | None = None
     is_active: bool | None = None
-    roles: list[str] | None = Field(default=None, max_length=50, description="Role names.")
+    roles: list[RoleName] | None = Field(default=None, max_length=50, description="Role names.")
 
 
 class UsersFilter(BaseModel):

@@ -2,15 +2,13 @@
 
 import asyncio
 import hashlib
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
-import app.auth.service as auth_service
 from app.auth.models import RefreshToken
-from app.core.clock import utcnow
-from tests.helpers import bearer, login
+from tests.helpers import Clock, bearer, freeze_auth_clock, login
 
 
 async def _refresh(client, refresh_token: str):
@@ -106,24 +104,9 @@ async def test_refresh_token_sent_with_extra_fields_is_refused(client, make_user
     assert response.status_code == 422
 
 
-class Clock:
-    """Stands in for the service's utcnow: time moves only when a test says so."""
-
-    def __init__(self) -> None:
-        self.now = utcnow()
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
-
-
 @pytest.fixture
 def clock(monkeypatch) -> Clock:
-    clock = Clock()
-    monkeypatch.setattr(auth_service, "utcnow", clock)
-    return clock
+    return freeze_auth_clock(monkeypatch)
 
 
 async def test_expired_refresh_token_gives_401_token_expired(client, make_user, settings, clock):

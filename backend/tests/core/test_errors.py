@@ -15,6 +15,8 @@ SECURITY_HEADERS = {
     "Cache-Control": "no-store",
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
 }
 GENERATED_REQUEST_ID = re.compile(r"^[0-9a-f]{32}$")
 SECRET_MESSAGE = "database password is hunter2"

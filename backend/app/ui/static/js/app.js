@@ -1,0 +1,220 @@
+// The console: hash routing, the navigation bar, and the session across reloads.
+
+import * as auth from "./api.js";
+import { api } from "./api.js";
+import { errorBox, h, heading, showError } from "./dom.js";
+import * as articles from "./pages/articles.js";
+import * as audit from "./pages/audit.js";
+import * as me from "./pages/me.js";
+import * as roles from "./pages/roles.js";
+import * as sessions from "./pages/sessions.js";
+import * as signin from "./pages/signin.js";
+import * as users from "./pages/users.js";
+
+const ROUTES = [
+  { path: "/signin", page: signin.signIn, public: true },
+  { path: "/register", page: signin.register, public: true },
+  { path: "/me", page: me.render },
+  { path: "/articles", page: articles.list },
+  { path: "/articles/new", page: articles.edit, nav: "/articles" },
+  { path: "/articles/:id", page: articles.read, nav: "/articles" },
+  { path: "/articles/:id/edit", page: articles.edit, nav: "/articles" },
+  { path: "/users", page: users.list },
+  { path: "/users/:id", page: users.detail, nav: "/users" },
+  { path: "/roles", page: roles.render },
+  { path: "/sessions", page: sessions.render },
+  { path: "/audit", page: audit.render },
+];
+
+// Links are a courtesy: shown to those who hold the permission; the API checks every call.
+const NAV = [
+  { path: "/articles", label: "Articles", permission: "read_article" },
+  { path: "/users", label: "Users", permission: "read_user" },
+  { path: "/roles", label: "Roles", permission: "manage_roles" },
+  { path: "/audit", label: "Audit log", permission: "read_audit" },
+  { path: "/sessions", label: "My sessions" },
+  { path: "/me", label: "My account" },
+];
+
+let caller = null; // GET /users/me of the signed-in user, reloaded on every navigation
+let returnTo = null;
+let pendingFlash = "";
+let generation = 0;
+
+function parseHash() {
+  const raw = location.hash.replace(/^#/, "");
+  const [path, search = ""] = raw.split("?");
+  return { path: path || "/", query: new URLSearchParams(search) };
+}
+
+function match(path) {
+  const segments = path.split("/").filter(Boolean);
+  for (const route of ROUTES) {
+    const pattern = route.path.split("/").filter(Boolean);
+    if (pattern.length !== segments.length) continue;
+    const params = {};
+    const matches = pattern.every((part, index) => {
+      if (!part.startsWith(":")) return part === segments[index];
+      if (!/^[1-9][0-9]{0,17}$/.test(segments[index])) return false;
+      params[part.slice(1)] = segments[index];
+      return true;
+    });
+    if (matches) return { route, params };
+  }
+  return null;
+}
+
+function can(permission) {
+  return Boolean(caller && caller.permissions.includes(permission));
+}
+
+function home() {
+  return can("read_article") ? "#/articles" : "#/me";
+}
+
+/** Go to an address; re-render when it is the current one. */
+function go(hash) {
+  if (location.hash === hash) route();
+  else location.hash = hash;
+}
+
+/** A message for the next page shown (after a redirect: "Article deleted."). */
+function flash(text) {
+  pendingFlash = text;
+}
+
+function renderChrome(activePath) {
+  const nav = document.getElementById("nav");
+  const account = document.getElementById("account");
+  if (!caller) {
+    nav.replaceChildren();
+    account.replaceChildren();
+    return;
+  }
+  const links = NAV.filter((item) => !item.permission || can(item.permission)).map((item) =>
+    h(
+      "li",
+      {},
+      h("a", { href: `#${item.path}`, "aria-current": item.path === activePath ? "page" : null }, item.label),
+    ),
+  );
+  nav.replaceChildren(h("ul", {}, links));
+  account.replaceChildren(
+    h("span", { class: "who" }, caller.email),
+    h("button", { type: "button", class: "secondary", onclick: signOut }, "Sign out"),
+  );
+}
+
+async function signOut() {
+  await auth.signOut();
+  caller = null;
+  flash("You are signed out.");
+  go("#/signin");
+}
+
+async function signedIn() {
+  const target = returnTo;
+  returnTo = null;
+  go(target || "#/");
+}
+
+async function route() {
+  const current = ++generation;
+  const { path, query } = parseHash();
+  const viewRoot = document.getElementById("view");
+  const found = path === "/" ? null : match(path);
+
+  if (found && found.route.public) {
+    if (auth.isSignedIn()) {
+      location.replace("#/");
+      return;
+    }
+    caller = null;
+  } else {
+    if (!auth.isSignedIn()) {
+      if (path !== "/") returnTo = location.hash;
+      location.replace("#/signin");
+      return;
+    }
+    try {
+      caller = await api.get("/users/me");
+    } catch (error) {
+      if (current !== generation || !auth.isSignedIn()) return; // signed out: handled below
+      const box = errorBox();
+      showError(box, error);
+      viewRoot.replaceChildren(h("div", {}, heading("Something went wrong"), box));
+      return;
+    }
+    if (current !== generation) return;
+    if (path === "/") {
+      location.replace(home());
+      return;
+    }
+  }
+
+  renderChrome(found ? found.route.nav || found.route.path : null);
+  const flashNode = document.getElementById("flash");
+  flashNode.textContent = pendingFlash;
+  pendingFlash = "";
+
+  const view = h("div");
+  viewRoot.replaceChildren(view);
+  const context = {
+    me: caller,
+    params: found ? found.params : {},
+    query,
+    can,
+    go,
+    flash,
+    signedIn,
+    reload: route,
+  };
+  const rendering = found ? found.route.page(view, context) : notFound(view);
+  // The heading is in place as soon as the page starts: focus it so the change is announced.
+  const target = view.querySelector("[autofocus]") || view.querySelector("h1");
+  if (target) target.focus();
+  document.title = `${view.querySelector("h1")?.textContent || "py-auth"} · py-auth console`;
+  try {
+    await rendering;
+  } catch (error) {
+    const box = errorBox();
+    showError(box, error);
+    view.append(box);
+  }
+}
+
+function notFound(view) {
+  view.append(heading("Page not found"), h("p", {}, h("a", { href: "#/" }, "Go to the start page")));
+}
+
+window.addEventListener("auth:signed-out", (event) => {
+  caller = null;
+  if (event.detail.wasSignedIn) flash("Your session has ended. Sign in again.");
+  const { path } = parseHash();
+  const found = match(path);
+  if (found && !found.route.public) returnTo = location.hash;
+  go("#/signin");
+});
+
+async function start() {
+  document.querySelector(".skip-link").addEventListener("click", (event) => {
+    event.preventDefault(); // the hash is the router's: focus the content instead
+    document.getElementById("main").focus();
+  });
+  // After a reload the access token is gone (it lived in memory): the cookie brings one back.
+  const outcome = await auth.refresh();
+  if (outcome === "unreachable") {
+    const box = errorBox();
+    showError(box, { detail: "The server could not be reached." });
+    document.getElementById("view").replaceChildren(
+      heading("py-auth console"),
+      box,
+      h("button", { type: "button", onclick: () => location.reload() }, "Try again"),
+    );
+    return;
+  }
+  window.addEventListener("hashchange", route);
+  route();
+}
+
+start();

@@ -1,0 +1,151 @@
+// Small DOM helpers. Text always goes in as text nodes, never through innerHTML, so whatever
+// the API returns (a title, an email, a user agent) cannot inject markup into the page.
+
+/** h("a", {href: "#/x", class: "button"}, "text", child, [more]) */
+export function h(tag, attributes = {}, ...children) {
+  const element = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes || {})) {
+    if (value === undefined || value === null || value === false) continue;
+    if (name.startsWith("on") && typeof value === "function") {
+      element.addEventListener(name.slice(2).toLowerCase(), value);
+    } else if (name === "class") {
+      element.className = value;
+    } else if (name === "value" || name === "checked" || name === "selected") {
+      element[name] = value;
+    } else {
+      element.setAttribute(name, value === true ? "" : String(value));
+    }
+  }
+  append(element, children);
+  return element;
+}
+
+function append(element, children) {
+  for (const child of children) {
+    if (child === undefined || child === null || child === false) continue;
+    if (Array.isArray(child)) append(element, child);
+    else element.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+}
+
+/** The page's heading: focused after each navigation, so screen readers announce the page. */
+export function heading(text) {
+  return h("h1", { tabindex: "-1" }, text);
+}
+
+/** An error box: hidden until showError fills it; role=alert makes it announced. */
+export function errorBox() {
+  return h("div", { class: "error", role: "alert", hidden: true });
+}
+
+/** Shows the API's own message (`detail`) and, for a 422, what was wrong with each field. */
+export function showError(box, error) {
+  const detail = (error && error.detail) || (error && error.message) || String(error);
+  const items = ((error && error.errors) || [])
+    .filter((item) => item && item.msg && item.msg !== detail)
+    .map((item) => h("li", {}, `${fieldName(item.loc)}${item.msg}`));
+  box.replaceChildren(h("p", { class: "error-detail" }, detail));
+  if (items.length) box.append(h("ul", {}, items));
+  box.hidden = false;
+}
+
+function fieldName(loc) {
+  const parts = (loc || []).filter((part) => part !== "body" && part !== "query");
+  return parts.length ? `${parts.join(".").replaceAll("_", " ")}: ` : "";
+}
+
+export function clearError(box) {
+  box.hidden = true;
+  box.replaceChildren();
+}
+
+/** A labelled field: the label names the control, so every input has an accessible name. */
+export function field(label, control, hint) {
+  const id = control.id || `f-${Math.random().toString(36).slice(2, 9)}`;
+  control.id = id;
+  let hintNode = null;
+  if (hint) {
+    hintNode = h("span", { class: "hint", id: `${id}-hint` }, hint);
+    control.setAttribute("aria-describedby", hintNode.id);
+  }
+  return h("div", { class: "field" }, h("label", { for: id }, label), control, hintNode);
+}
+
+/** Runs an action for a form or button: disables it meanwhile and shows a refusal. */
+export async function busy(control, box, action) {
+  if (box) clearError(box);
+  control.disabled = true;
+  control.setAttribute("aria-busy", "true");
+  try {
+    return await action();
+  } catch (error) {
+    if (box) showError(box, error);
+    return undefined;
+  } finally {
+    control.disabled = false;
+    control.removeAttribute("aria-busy");
+  }
+}
+
+export function formValues(form) {
+  return Object.fromEntries(new FormData(form).entries());
+}
+
+const DATE_TIME = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+
+export function when(iso) {
+  if (!iso) return "";
+  const date = new Date(iso);
+  return h("time", { datetime: iso }, Number.isNaN(date.getTime()) ? iso : DATE_TIME.format(date));
+}
+
+export function tags(names, empty = "none") {
+  if (!names || !names.length) return h("span", { class: "muted" }, empty);
+  return h("ul", { class: "tags" }, names.map((name) => h("li", { class: "tag" }, name)));
+}
+
+export function table(caption, headers, rows) {
+  return h(
+    "div",
+    { class: "table-wrap", tabindex: "0", role: "region", "aria-label": caption },
+    h(
+      "table",
+      {},
+      h("caption", { class: "visually-hidden" }, caption),
+      h("thead", {}, h("tr", {}, headers.map((text) => h("th", { scope: "col" }, text)))),
+      h("tbody", {}, rows),
+    ),
+  );
+}
+
+/** "Previous / 21–40 of 57 / Next" as links, so paging is part of the address and history. */
+export function pager(page, hrefFor, noun) {
+  const { total, limit, offset } = page;
+  if (total === 0) return null;
+  const first = offset + 1;
+  const last = Math.min(offset + limit, total);
+  const previous = offset > 0 ? h("a", { href: hrefFor(Math.max(0, offset - limit)), rel: "prev" }, "← Previous") : null;
+  const next = offset + limit < total ? h("a", { href: hrefFor(offset + limit), rel: "next" }, "Next →") : null;
+  return h(
+    "nav",
+    { class: "pager", "aria-label": `Pages of ${noun}` },
+    previous,
+    h("span", {}, `${first}–${last} of ${total} ${noun}`),
+    next,
+  );
+}
+
+/** A hash address with its query, dropping empty values. */
+export function hashWith(path, query) {
+  const params = new URLSearchParams();
+  for (const [key, value] of Object.entries(query)) {
+    if (value !== undefined && value !== null && value !== "" && value !== 0) params.set(key, String(value));
+  }
+  const text = params.toString();
+  return `#${path}${text ? `?${text}` : ""}`;
+}
+
+export function offsetOf(query) {
+  const value = Number.parseInt(query.get("offset") || "0", 10);
+  return Number.isFinite(value) && value > 0 ? value : 0;
+}

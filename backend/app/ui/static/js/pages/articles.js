@@ -1,0 +1,144 @@
+// Articles: the list (paged), one article, and the form to create or edit one. The buttons
+// appear only for callers who hold the permission; the API refuses the others anyway.
+
+import { api } from "../api.js";
+import { busy, errorBox, field, h, hashWith, heading, offsetOf, pager, showError, when } from "../dom.js";
+
+const PAGE_SIZE = 10;
+
+function byline(article) {
+  const author = article.author ? article.author.full_name || `user ${article.author.id}` : "a deleted account";
+  return h("p", { class: "meta" }, `By ${author} · `, when(article.created_at));
+}
+
+function excerpt(text) {
+  const flat = text.replace(/\s+/g, " ").trim();
+  return flat.length > 160 ? `${flat.slice(0, 159)}…` : flat;
+}
+
+function deleteButton(article, context, box, onDeleted) {
+  const button = h("button", { type: "button", class: "danger" }, "Delete");
+  button.setAttribute("aria-label", `Delete “${article.title}”`);
+  button.addEventListener("click", async () => {
+    if (!window.confirm(`Delete the article “${article.title}”? This cannot be undone.`)) return;
+    const deleted = await busy(button, box, async () => {
+      await api.delete(`/articles/${article.id}`);
+      return true;
+    });
+    if (deleted) onDeleted();
+  });
+  return button;
+}
+
+export async function list(view, context) {
+  const offset = offsetOf(context.query);
+  const box = errorBox();
+  view.append(
+    heading("Articles"),
+    context.can("create_article")
+      ? h("div", { class: "actions" }, h("a", { class: "button", href: "#/articles/new" }, "New article"))
+      : null,
+    box,
+  );
+  let page;
+  try {
+    page = await api.get("/articles", { limit: PAGE_SIZE, offset });
+  } catch (error) {
+    showError(box, error);
+    return;
+  }
+  if (!page.items.length) {
+    view.append(h("p", { class: "muted" }, offset ? "No more articles." : "No articles yet."));
+  }
+  const items = page.items.map((article) =>
+    h(
+      "li",
+      { class: "card" },
+      h("h2", {}, h("a", { href: `#/articles/${article.id}` }, article.title)),
+      byline(article),
+      article.body ? h("p", { class: "excerpt" }, excerpt(article.body)) : null,
+      actions(article, context, box, () => {
+        context.flash("Article deleted.");
+        context.reload();
+      }),
+    ),
+  );
+  view.append(
+    h("ul", { class: "cards", "aria-label": "Articles" }, items),
+    pager(page, (next) => hashWith("/articles", { offset: next }), "articles"),
+  );
+}
+
+function actions(article, context, box, onDeleted) {
+  const edit = context.can("update_article")
+    ? h("a", { class: "button secondary", href: `#/articles/${article.id}/edit`, "aria-label": `Edit “${article.title}”` }, "Edit")
+    : null;
+  const remove = context.can("delete_article") ? deleteButton(article, context, box, onDeleted) : null;
+  return edit || remove ? h("div", { class: "actions" }, edit, remove) : null;
+}
+
+export async function read(view, context) {
+  const box = errorBox();
+  const title = heading("Article");
+  view.append(title, box);
+  let article;
+  try {
+    article = await api.get(`/articles/${context.params.id}`);
+  } catch (error) {
+    showError(box, error);
+    return;
+  }
+  title.textContent = article.title;
+  document.title = `${article.title} · py-auth console`;
+  view.append(
+    byline(article),
+    article.updated_at !== article.created_at ? h("p", { class: "meta" }, "Updated ", when(article.updated_at)) : null,
+    h("div", { class: "article-body" }, article.body || h("span", { class: "muted" }, "(no text)")),
+    actions(article, context, box, () => {
+      context.flash("Article deleted.");
+      context.go("#/articles");
+    }),
+    h("p", {}, h("a", { href: "#/articles" }, "← All articles")),
+  );
+}
+
+export async function edit(view, context) {
+  const id = context.params.id;
+  const box = errorBox();
+  view.append(heading(id ? "Edit article" : "New article"));
+  const title = h("input", { type: "text", name: "title", required: true, maxlength: 200 });
+  const body = h("textarea", { name: "body", maxlength: 50000, rows: 12 });
+  if (id) {
+    try {
+      const article = await api.get(`/articles/${id}`);
+      title.value = article.title;
+      body.value = article.body;
+    } catch (error) {
+      view.append(box);
+      showError(box, error);
+      return;
+    }
+  }
+  const submit = h("button", { type: "submit" }, id ? "Save changes" : "Create article");
+  const cancel = h("a", { class: "button secondary", href: id ? `#/articles/${id}` : "#/articles" }, "Cancel");
+  const form = h(
+    "form",
+    { "aria-label": id ? "Edit article" : "New article" },
+    field("Title", title),
+    field("Text", body),
+    box,
+    h("div", { class: "actions" }, submit, cancel),
+  );
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const json = { title: title.value, body: body.value };
+    const saved = await busy(submit, box, () =>
+      id ? api.patch(`/articles/${id}`, json) : api.post("/articles", json),
+    );
+    if (saved) {
+      context.flash(id ? "Article saved." : "Article created.");
+      context.go(`#/articles/${saved.id}`);
+    }
+  });
+  view.append(form);
+}

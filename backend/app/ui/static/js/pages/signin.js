@@ -1,0 +1,76 @@
+// Sign in and register.
+
+import * as auth from "../api.js";
+import { busy, errorBox, field, formValues, h, heading } from "../dom.js";
+
+export function signIn(view, context) {
+  const box = errorBox();
+  const email = h("input", { type: "email", name: "email", autocomplete: "username", required: true, autofocus: true });
+  const password = h("input", { type: "password", name: "password", autocomplete: "current-password", required: true });
+  const submit = h("button", { type: "submit" }, "Sign in");
+  const form = h(
+    "form",
+    { "aria-label": "Sign in" },
+    field("Email", email),
+    field("Password", password),
+    box,
+    h("div", { class: "actions" }, submit),
+  );
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const values = formValues(form);
+    const done = await busy(submit, box, async () => {
+      await auth.signIn(values.email, values.password);
+      return true;
+    });
+    if (done) context.signedIn();
+    else password.select();
+  });
+  view.append(
+    heading("Sign in"),
+    form,
+    h("p", {}, "No account yet? ", h("a", { href: "#/register" }, "Create one")),
+  );
+}
+
+export function register(view, context) {
+  const box = errorBox();
+  const email = h("input", { type: "email", name: "email", autocomplete: "username", required: true, autofocus: true });
+  const fullName = h("input", { type: "text", name: "full_name", autocomplete: "name", maxlength: 200 });
+  const password = h("input", {
+    type: "password",
+    name: "password",
+    autocomplete: "new-password",
+    required: true,
+    minlength: 8,
+    maxlength: 128,
+  });
+  const submit = h("button", { type: "submit" }, "Create account");
+  const form = h(
+    "form",
+    { "aria-label": "Create an account" },
+    field("Email", email),
+    field("Full name (optional)", fullName),
+    field("Password", password, "8 to 128 characters; a passphrase of a few words works well."),
+    box,
+    h("div", { class: "actions" }, submit),
+  );
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const values = formValues(form);
+    const done = await busy(submit, box, async () => {
+      await auth.register(values.email, values.password, values.full_name.trim());
+      await auth.signIn(values.email, values.password);
+      return true;
+    });
+    if (done) {
+      context.flash("Welcome! Your account is ready.");
+      context.signedIn();
+    }
+  });
+  view.append(
+    heading("Create an account"),
+    form,
+    h("p", {}, "Already registered? ", h("a", { href: "#/signin" }, "Sign in")),
+  );
+}

@@ -1,0 +1,243 @@
+// Users admin: the list with its filters (read_user), and one user: roles, activation,
+// lockout and sessions (update_user), deletion (delete_user).
+
+import { api } from "../api.js";
+import {
+  busy,
+  errorBox,
+  field,
+  h,
+  hashWith,
+  heading,
+  offsetOf,
+  pager,
+  showError,
+  table,
+  tags,
+  when,
+} from "../dom.js";
+
+const PAGE_SIZE = 20;
+const BUILT_IN_ROLES = ["viewer", "editor", "admin"];
+
+/** Role names to offer: every role for those who may list them, else the built-in ones. */
+async function roleNames(context) {
+  if (!context.can("manage_roles")) return BUILT_IN_ROLES;
+  try {
+    return (await api.get("/roles")).map((role) => role.name);
+  } catch {
+    return BUILT_IN_ROLES;
+  }
+}
+
+function status(user) {
+  return user.is_active ? h("span", { class: "badge" }, "active") : h("span", { class: "badge off" }, "inactive");
+}
+
+export async function list(view, context) {
+  const query = context.query;
+  const offset = offsetOf(query);
+  const email = query.get("email") || "";
+  const role = query.get("role") || "";
+  const box = errorBox();
+
+  const emailInput = h("input", { type: "search", name: "email", value: email, maxlength: 320 });
+  const roleInput = h("select", { name: "role" }, h("option", { value: "" }, "Any role"));
+  const filters = h(
+    "form",
+    { class: "filters", role: "search", "aria-label": "Filter users" },
+    field("Email contains", emailInput),
+    field("Role", roleInput),
+    h("div", { class: "actions" }, h("button", { type: "submit" }, "Filter"), h("a", { href: "#/users" }, "Clear")),
+  );
+  filters.addEventListener("submit", (event) => {
+    event.preventDefault();
+    context.go(hashWith("/users", { email: emailInput.value.trim(), role: roleInput.value }));
+  });
+  view.append(heading("Users"), filters, box);
+
+  let page;
+  let names;
+  try {
+    [page, names] = await Promise.all([
+      api.get("/users", { email, role, limit: PAGE_SIZE, offset }),
+      roleNames(context),
+    ]);
+  } catch (error) {
+    showError(box, error);
+    return;
+  }
+  for (const name of new Set([...names, role].filter(Boolean))) {
+    roleInput.append(h("option", { value: name }, name));
+  }
+  roleInput.value = role;
+  if (!page.items.length) {
+    view.append(h("p", { class: "muted" }, "No user matches."));
+    return;
+  }
+  const rows = page.items.map((user) =>
+    h(
+      "tr",
+      {},
+      h("td", { class: "wrap" }, h("a", { href: `#/users/${user.id}` }, user.email)),
+      h("td", {}, user.full_name || ""),
+      h("td", {}, tags(user.roles)),
+      h("td", {}, status(user)),
+      h("td", {}, when(user.created_at)),
+    ),
+  );
+  view.append(
+    table("Users", ["Email", "Name", "Roles", "Status", "Created"], rows),
+    pager(page, (next) => hashWith("/users", { email, role, offset: next }), "users"),
+  );
+}
+
+export async function detail(view, context) {
+  const id = context.params.id;
+  const box = errorBox();
+  const title = heading("User");
+  view.append(title, box);
+  let user;
+  let names;
+  try {
+    [user, names] = await Promise.all([api.get(`/users/${id}`), roleNames(context)]);
+  } catch (error) {
+    showError(box, error);
+    return;
+  }
+  title.textContent = user.email;
+  document.title = `${user.email} · py-auth console`;
+  const done = (message) => {
+    context.flash(message);
+    context.reload();
+  };
+
+  view.append(
+    h(
+      "dl",
+      { class: "facts" },
+      h("dt", {}, "Name"),
+      h("dd", {}, user.full_name || h("span", { class: "muted" }, "not set")),
+      h("dt", {}, "Roles"),
+      h("dd", { "data-testid": "user-roles" }, tags(user.roles)),
+      h("dt", {}, "Status"),
+      h("dd", {}, status(user)),
+      h("dt", {}, "Created"),
+      h("dd", {}, when(user.created_at)),
+    ),
+  );
+
+  if (context.can("update_user")) view.append(rolesForm(user, names, done), accountActions(user, done));
+  view.append(await sessionsPanel(user, context, done));
+  if (context.can("delete_user")) view.append(deletePanel(user, context));
+  view.append(h("p", {}, h("a", { href: "#/users" }, "← All users")));
+}
+
+function rolesForm(user, names, done) {
+  const box = errorBox();
+  const boxes = [...new Set([...names, ...user.roles])].map((name) =>
+    h("label", {}, h("input", { type: "checkbox", name: "roles", value: name, checked: user.roles.includes(name) }), name),
+  );
+  const submit = h("button", { type: "submit" }, "Save roles");
+  const form = h(
+    "form",
+    {},
+    h("fieldset", {}, h("legend", {}, `Roles of ${user.email}`), h("div", { class: "checks" }, boxes)),
+    box,
+    h("div", { class: "actions" }, submit),
+  );
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const roles = new FormData(form).getAll("roles");
+    if (await busy(submit, box, () => api.patch(`/users/${user.id}`, { roles }))) done("Roles saved.");
+  });
+  return h("section", { class: "panel" }, h("h2", {}, "Roles"), form);
+}
+
+function accountActions(user, done) {
+  const box = errorBox();
+  const toggle = h("button", { type: "button", class: user.is_active ? "danger" : "" }, user.is_active ? "Deactivate" : "Activate");
+  toggle.addEventListener("click", async () => {
+    if (user.is_active && !window.confirm(`Deactivate ${user.email}? Their sessions end at once.`)) return;
+    const saved = await busy(toggle, box, () => api.patch(`/users/${user.id}`, { is_active: !user.is_active }));
+    if (saved) done(user.is_active ? "Account deactivated." : "Account activated.");
+  });
+  const unlock = h("button", { type: "button", class: "secondary" }, "Unlock sign-in");
+  unlock.addEventListener("click", async () => {
+    const unlocked = await busy(unlock, box, async () => {
+      await api.post(`/users/${user.id}/unlock`);
+      return true;
+    });
+    if (unlocked) done("Sign-in lockout lifted: failed attempts are forgotten.");
+  });
+  return h(
+    "section",
+    { class: "panel" },
+    h("h2", {}, "Account"),
+    h("p", { class: "hint" }, "Unlock lifts the lockout that repeated failed sign-ins put on this email."),
+    h("div", { class: "actions" }, toggle, unlock),
+    box,
+  );
+}
+
+async function sessionsPanel(user, context, done) {
+  const box = errorBox();
+  const panel = h("section", { class: "panel" }, h("h2", {}, "Sessions"), box);
+  let sessions;
+  try {
+    sessions = (await api.get(`/users/${user.id}/sessions`)).items;
+  } catch (error) {
+    showError(box, error);
+    return panel;
+  }
+  if (!sessions.length) panel.append(h("p", { class: "muted" }, "No active session."));
+  else panel.append(sessionTable(`Sessions of ${user.email}`, sessions));
+  if (context.can("update_user") && sessions.length) {
+    const end = h("button", { type: "button", class: "danger" }, "End all sessions");
+    end.addEventListener("click", async () => {
+      if (!window.confirm(`End every session of ${user.email}?`)) return;
+      const ended = await busy(end, box, async () => {
+        await api.delete(`/users/${user.id}/sessions`);
+        return true;
+      });
+      if (ended) done("Every session of the user has ended.");
+    });
+    panel.append(h("div", { class: "actions" }, end));
+  }
+  return panel;
+}
+
+export function sessionTable(caption, sessions, actionFor) {
+  const rows = sessions.map((item) =>
+    h(
+      "tr",
+      {},
+      h("td", {}, when(item.created_at), item.current ? [" ", h("span", { class: "badge" }, "this session")] : null),
+      h("td", {}, when(item.last_used_at)),
+      h("td", {}, item.ip || ""),
+      h("td", { class: "wrap" }, item.user_agent || ""),
+      h("td", {}, when(item.expires_at)),
+      actionFor ? h("td", {}, actionFor(item)) : null,
+    ),
+  );
+  const headers = ["Signed in", "Last used", "IP", "Browser", "Expires"];
+  if (actionFor) headers.push("Action");
+  return table(caption, headers, rows);
+}
+
+function deletePanel(user, context) {
+  const box = errorBox();
+  const button = h("button", { type: "button", class: "danger" }, "Delete user");
+  button.addEventListener("click", async () => {
+    if (!window.confirm(`Delete ${user.email}? Their articles stay, without an author.`)) return;
+    const deleted = await busy(button, box, async () => {
+      await api.delete(`/users/${user.id}`);
+      return true;
+    });
+    if (deleted) {
+      context.flash(`${user.email} deleted.`);
+      context.go("#/users");
+    }
+  });
+  return h("section", { class: "panel" }, h("h2", {}, "Delete"), h("div", { class: "actions" }, button), box);
+}

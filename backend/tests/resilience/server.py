@@ -1,0 +1,147 @@
+"""Real py-auth servers for the resilience tests: uvicorn in a subprocess, on a free port,
+with its output in a file that a test can read."""
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.helpers import BACKEND_DIR, TEST_SECRET
+
+STARTUP_SECONDS = 30.0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def server_env(database_url: str, **settings: str) -> dict[str, str]:
+    """The environment of a test server: cheap Argon2, no per-IP limit, JSON logs. Every
+    setting that backend/.env could hold for a developer is given, so the file cannot leak in."""
+    return {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "JWT_SECRET": TEST_SECRET,
+        "ARGON2_TIME_COST": "1",
+        "ARGON2_MEMORY_KIB": "1024",
+        "ARGON2_PARALLELISM": "1",
+        "AUTH_RATE_LIMIT": "",
+        "LOG_LEVEL": "INFO",
+        "LOG_FORMAT": "json",
+        "METRICS_ENABLED": "true",
+        "METRICS_TOKEN": "",
+        **settings,
+    }
+
+
+@dataclass
+class Server:
+    process: subprocess.Popen[bytes]
+    port: int
+    output: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def client(self, timeout: float = 10.0) -> httpx.AsyncClient:
+        return httpx.AsyncClient(base_url=self.url, timeout=timeout)
+
+    def text(self) -> str:
+        return self.output.read_text(errors="replace")
+
+    def log_lines(self) -> list[dict[str, Any]]:
+        """Every line the server wrote, parsed as JSON (a line that is not fails the test)."""
+        return [json.loads(line) for line in self.text().splitlines() if line.strip()]
+
+    async def stop(self, sig: int = signal.SIGTERM, timeout: float = 20.0) -> int:
+        """Signal the server and wait for it to exit; kill it if it will not."""
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        try:
+            return await wait_for_exit(self.process, timeout)
+        except TimeoutError:
+            self.process.kill()
+            self.process.wait()
+            raise
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+
+
+async def wait_for_exit(process: subprocess.Popen[bytes], timeout: float) -> int:
+    async def exited() -> bool:
+        return process.poll() is not None
+
+    await poll_until(exited, timeout, f"process {process.pid} did not exit")
+    return process.returncode
+
+
+async def poll_until(
+    condition: Callable[[], Awaitable[bool]], timeout: float, message: str, interval: float = 0.05
+) -> None:
+    """Wait for a condition, checking it often, and fail when the deadline passes."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if await condition():
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(message)
+        await asyncio.sleep(interval)
+
+
+async def start_server(env: dict[str, str], output: Path, *uvicorn_args: str) -> Server:
+    """Start `uvicorn --factory app.main:create_app` and return once /health answers."""
+    port = free_port()
+    with output.open("wb") as sink:
+        process = subprocess.Popen(  # noqa: S603 (a fixed command line)
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "--factory",
+                "app.main:create_app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--no-access-log",
+                *uvicorn_args,
+            ],
+            cwd=BACKEND_DIR,
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+    server = Server(process=process, port=port, output=output)
+
+    async def healthy() -> bool:
+        if process.poll() is not None:
+            raise RuntimeError(f"the server exited with {process.returncode}:\n{server.text()}")
+        try:
+            async with server.client(timeout=1.0) as http:
+                return (await http.get("/health")).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    try:
+        await poll_until(healthy, STARTUP_SECONDS, "the server did not start")
+    except BaseException:
+        server.kill()
+        raise
+    return server
