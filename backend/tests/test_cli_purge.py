@@ -104,9 +104,7 @@ async def test_purge_tokens_deletes_a_session_past_its_absolute_expiry(
     assert await _session_ids(session) == set()
 
 
-async def test_purge_tokens_keeps_a_recently_revoked_session(
-    cli_environment, session, add_session
-):
+async def test_purge_tokens_keeps_a_recently_revoked_session(cli_environment, session, add_session):
     revoked = await add_session(revoked=-1)
 
     await _run("purge-tokens")
@@ -186,9 +184,7 @@ async def _throttled_emails(session) -> set[str]:
     return emails
 
 
-async def test_purge_tokens_deletes_failure_counts_older_than_the_window(
-    cli_environment, session
-):
+async def test_purge_tokens_deletes_failure_counts_older_than_the_window(cli_environment, session):
     await _add_throttle(session, window_started=-timedelta(days=1), locked_until=None)
     await _add_throttle(
         session, window_started=-timedelta(days=1), locked_until=-timedelta(hours=23)

@@ -161,6 +161,9 @@ DATABASE_UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeoutError, OSEr
 # SQLSTATEs of text that PostgreSQL cannot store: NUL (22021) and characters outside the
 # database's encoding (22P05). The schemas refuse NUL first; this catches any field they miss.
 UNSTORABLE_TEXT = frozenset({"22021", "22P05"})
+# SQLSTATE classes and codes of a database that is away or overwhelmed, not of a bug: lost
+# connection (08), shutting down or starting up (57P01-57P03), out of resources (53).
+UNAVAILABLE_SQLSTATE_PREFIXES = ("08", "57P01", "57P02", "57P03", "53")
 
 
 def error_response(
@@ -200,9 +203,15 @@ async def _database_unavailable(_request: Request, exc: Exception) -> JSONRespon
 
 
 async def _database_error(request: Request, exc: Exception) -> JSONResponse:
-    """Text the database refuses is the client's mistake (422); any other error is a bug."""
+    """A lost connection or an unavailable database is a 503; text the database refuses is
+    the client's mistake (422); any other database error is a bug (500)."""
     assert isinstance(exc, DBAPIError)
-    if getattr(exc.orig, "sqlstate", None) not in UNSTORABLE_TEXT:
+    sqlstate = getattr(exc.orig, "sqlstate", None) or ""
+    # connection_invalidated: the driver lost the connection mid-statement (a COMMIT whose
+    # answer never came, say); whether it was applied is unknown, and the client may retry.
+    if exc.connection_invalidated or sqlstate.startswith(UNAVAILABLE_SQLSTATE_PREFIXES):
+        return await _database_unavailable(request, exc)
+    if sqlstate not in UNSTORABLE_TEXT:
         raise exc  # logged with its traceback by the middleware, answered with a 500
     reason = "Text must not contain NUL (U+0000) or characters the database cannot store."
     return await _app_error(

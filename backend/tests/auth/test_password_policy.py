@@ -112,9 +112,7 @@ async def test_password_change_refuses_the_new_password_and_says_why(
     assert reason in _refusal_reason(response, "new_password")
 
 
-async def test_a_refused_password_change_keeps_the_old_password(
-    client, make_user, auth_headers
-):
+async def test_a_refused_password_change_keeps_the_old_password(client, make_user, auth_headers):
     user = await make_user(EMAIL)
     await _change_password(client, auth_headers(user), "password123")
 

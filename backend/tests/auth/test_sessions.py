@@ -55,9 +55,7 @@ async def test_sessions_lists_the_callers_sessions_newest_first(client, make_use
     assert [item["id"] for item in items] == [_session_id(tokens) for tokens in reversed(logins)]
 
 
-async def test_sessions_marks_the_session_of_the_calling_token_as_current(
-    client, make_user, clock
-):
+async def test_sessions_marks_the_session_of_the_calling_token_as_current(client, make_user, clock):
     user = await make_user()
     logins = await _logins(client, clock, user.email, 3)
 
@@ -162,7 +160,9 @@ async def test_a_session_can_revoke_itself(client, make_user, clock):
     )
 
     assert response.status_code == 204
-    assert (await client.get("/users/me", headers=bearer(tokens["access_token"]))).status_code == 401
+    assert (
+        await client.get("/users/me", headers=bearer(tokens["access_token"]))
+    ).status_code == 401
 
 
 async def test_revoking_another_users_session_gives_404_and_leaves_it_alone(
@@ -208,9 +208,7 @@ async def test_revoking_a_session_by_a_malformed_id_gives_422(client, make_user,
 # --- An administrator's view --------------------------------------------------------------------
 
 
-async def test_an_admin_lists_a_users_sessions_newest_first(
-    client, make_user, auth_headers, clock
-):
+async def test_an_admin_lists_a_users_sessions_newest_first(client, make_user, auth_headers, clock):
     user = await make_user()
     admin = await make_user(roles=["admin"])
     logins = await _logins(client, clock, user.email, 2)
@@ -281,9 +279,7 @@ async def test_revoking_the_sessions_of_an_unknown_user_gives_404(client, make_u
     assert response.status_code == 404
 
 
-async def test_revoking_a_users_sessions_needs_update_user(
-    client, make_user, auth_headers, clock
-):
+async def test_revoking_a_users_sessions_needs_update_user(client, make_user, auth_headers, clock):
     user = await make_user()
     editor = await make_user(roles=["editor"])
     tokens = await login(client, user.email)
@@ -311,9 +307,7 @@ async def test_a_session_expires_refresh_token_days_after_the_login(
     assert datetime.fromisoformat(item["expires_at"]) == expected
 
 
-async def test_refreshing_moves_last_used_at_but_not_the_expiry(
-    client, make_user, settings, clock
-):
+async def test_refreshing_moves_last_used_at_but_not_the_expiry(client, make_user, settings, clock):
     user = await make_user()
     tokens = await login(client, user.email)
     (before,) = await _my_sessions(client, tokens)

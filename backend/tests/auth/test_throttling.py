@@ -106,9 +106,7 @@ async def test_login_works_again_when_the_lockout_ends(client, make_user, settin
     assert response.status_code == 200, response.text
 
 
-async def test_each_new_lockout_lasts_twice_as_long_as_the_last(
-    client, make_user, settings, clock
-):
+async def test_each_new_lockout_lasts_twice_as_long_as_the_last(client, make_user, settings, clock):
     user = await make_user()
     durations = []
     for _ in range(3):
@@ -239,9 +237,7 @@ async def test_the_owners_refresh_token_keeps_working_during_a_lockout(
     assert response.status_code == 200, response.text
 
 
-async def test_an_admin_unlock_lifts_the_lockout(
-    client, make_user, auth_headers, settings, clock
-):
+async def test_an_admin_unlock_lifts_the_lockout(client, make_user, auth_headers, settings, clock):
     user = await make_user()
     admin = await make_user(roles=["admin"])
     await _lock_out(client, settings, user.email)
