@@ -130,7 +130,12 @@ WRONG_CONTENT_TYPES = {
 
 HUGE_BODIES = {
     "a declared length over the limit": Case(
-        "POST", "/articles", content=b" " * 70_000, headers=JSON, status=413, code="payload_too_large"
+        "POST",
+        "/articles",
+        content=b" " * 70_000,
+        headers=JSON,
+        status=413,
+        code="payload_too_large",
     ),
     "a JSON list over the limit": Case(
         "POST",
@@ -161,9 +166,7 @@ NUL_BYTES = {
 }
 
 OVERLONG = {
-    "email": Case(
-        "POST", "/auth/register", json={**REGISTER, "email": "a" * 400 + "@example.com"}
-    ),
+    "email": Case("POST", "/auth/register", json={**REGISTER, "email": "a" * 400 + "@example.com"}),
     "email's domain": Case(
         "POST", "/auth/register", json={**REGISTER, "email": "a@" + "b" * 300 + ".com"}
     ),
@@ -207,12 +210,8 @@ BAD_URLS = {
     "invalid UTF-8 in the query": Case(
         "GET", "/users?email=%FF%FE", status=400, code="bad_request"
     ),
-    "an overlong UTF-8 encoding": Case(
-        "GET", "/users?role=%C0%AF", status=400, code="bad_request"
-    ),
-    "invalid UTF-8 in the path": Case(
-        "DELETE", "/roles/%ED%A0%80", status=400, code="bad_request"
-    ),
+    "an overlong UTF-8 encoding": Case("GET", "/users?role=%C0%AF", status=400, code="bad_request"),
+    "invalid UTF-8 in the path": Case("DELETE", "/roles/%ED%A0%80", status=400, code="bad_request"),
 }
 
 GROUPS = {

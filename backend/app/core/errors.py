@@ -5,6 +5,7 @@ shape by the handlers below), so clients can rely on ``code`` never changing.
 """
 
 import logging
+import re
 from collections.abc import Mapping, Sequence
 from http import HTTPStatus
 from typing import Any, ClassVar
@@ -62,6 +63,7 @@ class AppError(Exception):
 
 
 REALM = "py-auth"
+_NOT_CHALLENGE_TEXT = re.compile(r"[^\x20\x21\x23-\x5B\x5D-\x7E]")
 
 
 class NotAuthenticated(AppError):
@@ -78,7 +80,8 @@ class InvalidToken(NotAuthenticated):
     detail = "The access token is invalid."
 
     def response_headers(self) -> Mapping[str, str]:
-        description = self.message.replace('"', "'")
+        # RFC 6750 §3: error_description is printable ASCII without '"' and '\\'.
+        description = _NOT_CHALLENGE_TEXT.sub("'", self.message)
         return {
             "WWW-Authenticate": (
                 f'Bearer realm="{REALM}", error="invalid_token", error_description="{description}"'

@@ -507,10 +507,6 @@ def test_challenge_error_description_replaces_double_quotes():
     assert CHALLENGE_TEXT.fullmatch(description), description
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core/errors.py InvalidToken.response_headers escapes only '\"' (fix proposed)",
-)
 @pytest.mark.parametrize("message", ["Back\\slash.", "caf\u00e9 \u2014 expired\n"])
 def test_challenge_error_description_keeps_to_the_rfc6750_characters(message):
     description = _challenge_description(message)

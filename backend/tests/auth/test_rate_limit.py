@@ -18,8 +18,10 @@ WRONG_PASSWORD = "not the right password"
 
 
 def unique_ip() -> str:
-    """An address no other test run uses, so that counts kept in Redis never collide."""
-    return str(ipaddress.IPv6Address("2001:db8::") + uuid.uuid4().int % 2**96)
+    """An address in a /64 that no other test run uses, so that counts kept in Redis never
+    collide (an IPv6 client is counted by its /64)."""
+    network = 0xFD << 120 | (uuid.uuid4().int >> 72) << 64  # a unique local fdxx:...::/64
+    return str(ipaddress.IPv6Address(network | 1))
 
 
 async def _login(http, email: str = "someone@example.com", **kwargs: Any):
@@ -133,6 +135,35 @@ async def test_another_ip_keeps_its_own_allowance(limited_app):
         response = await _login(second)
 
     assert response.status_code == 401, response.text
+
+
+async def test_ipv6_addresses_of_one_64_network_share_an_allowance(limited_app):
+    for host in range(LIMIT):
+        async with client_of(limited_app, peer=f"2001:db8:1:2::{host + 1:x}") as http:
+            assert (await _login(http)).status_code == 401
+
+    async with client_of(limited_app, peer="2001:db8:1:2:ffff::9") as http:
+        response = await _login(http)
+
+    _assert_rate_limited(response)
+
+
+async def test_another_ipv6_64_network_keeps_its_own_allowance(limited_app):
+    async with client_of(limited_app, peer="2001:db8:1:2::1") as first:
+        await _use_up_the_limit(first)
+    async with client_of(limited_app, peer="2001:db8:1:3::1") as second:
+        response = await _login(second)
+
+    assert response.status_code == 401, response.text
+
+
+async def test_an_ipv4_mapped_ipv6_address_counts_as_its_ipv4_address(limited_app):
+    async with client_of(limited_app, peer="198.51.100.7") as ipv4:
+        await _use_up_the_limit(ipv4)
+    async with client_of(limited_app, peer="::ffff:198.51.100.7") as mapped:
+        response = await _login(mapped)
+
+    _assert_rate_limited(response)
 
 
 async def test_x_forwarded_for_from_an_untrusted_peer_does_not_escape_the_limit(limited_app):

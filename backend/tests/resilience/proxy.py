@@ -10,7 +10,8 @@ Two ways to cut, the two ways a database goes away:
 
 ``cut_when(marker)`` cuts when the client sends a chunk that contains ``marker`` (say
 ``b"COMMIT"``): before the server gets it, or once the server has answered it but before the
-client gets the answer. A cut at a chosen point of a transaction.
+client gets the answer. A cut at a chosen point of a transaction. ``silence_when(marker)``
+blackholes there instead: the statement goes out and no answer ever comes.
 """
 
 import asyncio
@@ -47,6 +48,7 @@ class TcpProxy:
         self._links: set[_Link] = set()
         self._marker: bytes | None = None
         self._after_reply = False
+        self._silence = False
         self._cut_at_reply_of: _Link | None = None
 
     async def start(self) -> None:
@@ -83,6 +85,13 @@ class TcpProxy:
         ``after_reply``, when the server answers it (the client never sees the answer)."""
         self._marker = marker
         self._after_reply = after_reply
+        self._silence = False
+
+    def silence_when(self, marker: bytes) -> None:
+        """Blackhole when the client sends ``marker``, swallowing it."""
+        self._marker = marker
+        self._after_reply = False
+        self._silence = True
 
     async def _stop_listening(self) -> None:
         if self._server is not None:
@@ -137,6 +146,9 @@ class TcpProxy:
                 marker = self._marker
                 if from_client and marker is not None and marker in chunk:
                     self._marker = None
+                    if self._silence:
+                        self.blackhole()
+                        continue
                     if not self._after_reply:
                         await self.cut()
                         return

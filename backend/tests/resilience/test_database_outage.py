@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from app.articles.models import Article
 from app.audit.models import AuditEvent
-from app.auth.models import User
+from app.auth.models import User, user_roles
 from tests.helpers import PASSWORD, bearer, postgres_only
 from tests.resilience.proxy import TcpProxy
 from tests.resilience.server import Server, poll_until
@@ -53,14 +53,16 @@ async def _acknowledged_before_the_cut(http: httpx.AsyncClient) -> dict[str, Any
 
 
 async def _api_calls(http: httpx.AsyncClient, access_token: str) -> list[httpx.Response]:
-    """One call of each kind: authenticated read, login, registration, refresh."""
-    return [
-        await http.get("/users/me", headers=bearer(access_token)),
-        await _login(http, "before1@example.com"),
-        await _register(http, "during@example.com"),
-        await http.post("/auth/refresh", json={"refresh_token": "x" * 43}),
-        await http.get("/articles", headers=bearer(access_token)),
-    ]
+    """One call of each kind, at once: authenticated reads, login, registration, refresh."""
+    return list(
+        await asyncio.gather(
+            http.get("/users/me", headers=bearer(access_token)),
+            _login(http, "before1@example.com"),
+            _register(http, "during@example.com"),
+            http.post("/auth/refresh", json={"refresh_token": "x" * 43}),
+            http.get("/articles", headers=bearer(access_token)),
+        )
+    )
 
 
 def _assert_unavailable(responses: list[httpx.Response]) -> None:
@@ -153,33 +155,35 @@ async def test_a_request_in_flight_when_the_database_goes_silent_ends_within_the
     server: Server, http: httpx.AsyncClient, proxy: TcpProxy
 ):
     before = await _acknowledged_before_the_cut(http)
-    # The registration's COMMIT goes nowhere: no answer, ever.
-    proxy.cut_when(b"COMMIT", after_reply=False)
-    proxy.blackhole()
+    # The registration's statements are answered; its COMMIT, and all after it, never are.
+    proxy.silence_when(b"COMMIT")
 
     response = await _register(http, "inflight@example.com")
 
     _assert_unavailable([response])
     await proxy.restore()
     await _assert_serving_again(server, http, before)
+    # The COMMIT never arrived: the server rolled the transaction back when the link closed.
+    assert (await _login(http, "inflight@example.com")).status_code == 401
+
+
+async def _count(session, statement) -> int:
+    return int(await session.scalar(select(func.count()).select_from(statement.subquery())) or 0)
 
 
 async def _registration_rows(session, email: str) -> tuple[int, int, int]:
-    """(users, their roles, their registration events) of this email."""
-    session.expire_all()
-    user = await session.scalar(select(User).where(User.email == email))
-    if user is None:
-        events = await session.scalar(
-            select(func.count()).select_from(AuditEvent).where(AuditEvent.event == "nobody")
-        )
-        return 0, 0, int(events or 0)
-    roles = len(await user.awaitable_attrs.roles)
-    events = await session.scalar(
-        select(func.count())
-        .select_from(AuditEvent)
-        .where(AuditEvent.event == "user_registered", AuditEvent.subject_user_id == user.id)
+    """(users, role grants, registration events) written for this email."""
+    user_ids = select(User.id).where(User.email == email)
+    return (
+        await _count(session, user_ids),
+        await _count(session, select(user_roles).where(user_roles.c.user_id.in_(user_ids))),
+        await _count(
+            session,
+            select(AuditEvent.id).where(
+                AuditEvent.event == "user_registered", AuditEvent.subject_user_id.in_(user_ids)
+            ),
+        ),
     )
-    return 1, roles, int(events or 0)
 
 
 @pytest.mark.parametrize(

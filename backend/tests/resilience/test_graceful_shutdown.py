@@ -48,7 +48,9 @@ def _events(server: Server) -> list[str]:
     """What the server logged, in order: request lines as 'METHOD route status', the rest by
     message."""
     return [
-        f"{line['method']} {line['route']} {line['status']}" if "status" in line else line["message"]
+        f"{line['method']} {line['route']} {line['status']}"
+        if "status" in line
+        else line["message"]
         for line in server.log_lines()
     ]
 

@@ -1,0 +1,240 @@
+"""GET /metrics: Prometheus text with request counts and latencies by route template and
+status, login, refresh and lockout outcomes, and the database pool; served only when
+METRICS_ENABLED, and only with METRICS_TOKEN when that is set.
+
+The counters belong to the process (prometheus-client's registry), so each test compares a
+scrape after its requests with one before."""
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from app.core.clock import utcnow
+from tests.helpers import PASSWORD, bearer, client_of, fresh_app, login
+
+Labels = dict[str, str]
+
+
+async def scrape(
+    http: httpx.AsyncClient, **headers: str
+) -> dict[tuple[str, frozenset[Any]], float]:
+    response = await http.get("/metrics", headers=headers)
+    assert response.status_code == 200, response.text
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(response.text)
+        for sample in family.samples
+    }
+
+
+class Metrics:
+    """Scrapes before and after: `await metrics.delta("name", label=value)`."""
+
+    def __init__(self, http: httpx.AsyncClient) -> None:
+        self.http = http
+        self.before: dict[tuple[str, frozenset[Any]], float] = {}
+
+    async def start(self) -> "Metrics":
+        self.before = await scrape(self.http)
+        return self
+
+    async def delta(self, name: str, **labels: str) -> float:
+        key = (name, frozenset(labels.items()))
+        return (await scrape(self.http)).get(key, 0.0) - self.before.get(key, 0.0)
+
+
+@pytest.fixture
+async def metrics(client) -> Metrics:
+    return await Metrics(client).start()
+
+
+async def test_metrics_are_prometheus_text(client):
+    response = await client.get("/metrics")
+
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain; version=")
+    names = {family.name for family in text_string_to_metric_families(response.text)}
+    assert {
+        "http_requests",
+        "http_request_duration_seconds",
+        "auth_logins",
+        "auth_refreshes",
+        "auth_lockouts",
+        "db_pool_connections_in_use",
+    } <= names
+
+
+async def test_requests_are_counted_by_route_template_and_status(
+    client, metrics, make_user, auth_headers
+):
+    headers = auth_headers(await make_user())
+
+    for article_id in (424242, 424243):
+        assert (await client.get(f"/articles/{article_id}", headers=headers)).status_code == 404
+    assert (await client.get("/articles/1")).status_code == 401
+
+    route = "/articles/{article_id}"
+    assert await metrics.delta("http_requests_total", method="GET", route=route, status="404") == 2
+    assert await metrics.delta("http_requests_total", method="GET", route=route, status="401") == 1
+    latency = "http_request_duration_seconds_count"
+    assert await metrics.delta(latency, method="GET", route=route) == 3
+    # No series per id: the template stands for all of them.
+    assert (
+        await metrics.delta(
+            "http_requests_total", method="GET", route="/articles/424242", status="404"
+        )
+        == 0
+    )
+
+
+async def test_unknown_paths_and_odd_methods_share_one_series(client, metrics):
+    await client.get("/no/such/path/1")
+    await client.get("/no/such/path/2")
+    await client.request("PROPFIND", "/health")
+
+    assert (
+        await metrics.delta("http_requests_total", method="GET", route="unmatched", status="404")
+        == 2
+    )
+    assert (
+        await metrics.delta("http_requests_total", method="OTHER", route="/health", status="405")
+        == 1
+    )
+
+
+async def test_probes_are_counted(client, metrics):
+    await client.get("/health")
+    await client.get("/ready")
+
+    assert (
+        await metrics.delta("http_requests_total", method="GET", route="/health", status="200") == 1
+    )
+    assert (
+        await metrics.delta("http_requests_total", method="GET", route="/ready", status="200") == 1
+    )
+
+
+async def test_pages_and_static_files_are_counted_by_their_route(client, metrics):
+    await client.get("/openapi.json")
+    await client.get("/static/docs/swagger-ui.css")
+
+    assert (
+        await metrics.delta(
+            "http_requests_total", method="GET", route="/openapi.json", status="200"
+        )
+        == 1
+    )
+    assert (
+        await metrics.delta(
+            "http_requests_total", method="GET", route="/static/docs/{path}", status="200"
+        )
+        == 1
+    )
+
+
+async def test_login_outcomes_are_counted_by_reason(client, metrics, make_user):
+    user = await make_user()
+    inactive = await make_user(is_active=False)
+
+    await login(client, user.email)
+    await client.post("/auth/login", data={"username": user.email, "password": "not the password"})
+    await client.post("/auth/login", data={"username": "nobody@example.com", "password": PASSWORD})
+    await client.post("/auth/login", data={"username": inactive.email, "password": PASSWORD})
+
+    for outcome in ("success", "bad_password", "unknown_email", "inactive"):
+        assert await metrics.delta("auth_logins_total", outcome=outcome) == 1, outcome
+
+
+async def test_a_lockout_is_counted_and_so_are_the_logins_it_refuses(
+    client, metrics, make_user, settings
+):
+    user = await make_user()
+    for _ in range(settings.login_max_failures):
+        await client.post(
+            "/auth/login", data={"username": user.email, "password": "wrong password!"}
+        )
+
+    refused = await client.post("/auth/login", data={"username": user.email, "password": PASSWORD})
+
+    assert refused.status_code == 429
+    assert await metrics.delta("auth_lockouts_total") == 1
+    assert await metrics.delta("auth_logins_total", outcome="throttled") == 1
+
+
+async def test_refresh_outcomes_are_counted(client, metrics, make_user, monkeypatch, settings):
+    user = await make_user()
+    first = await login(client, user.email)
+    rotated = await client.post("/auth/refresh", json={"refresh_token": first["refresh_token"]})
+    assert rotated.status_code == 200
+    reused = await client.post("/auth/refresh", json={"refresh_token": first["refresh_token"]})
+    assert reused.json()["code"] == "token_revoked"
+    second = await login(client, user.email)
+    later = utcnow() + timedelta(days=settings.refresh_token_days, minutes=1)
+    monkeypatch.setattr("app.auth.service.utcnow", lambda: later)
+    expired = await client.post("/auth/refresh", json={"refresh_token": second["refresh_token"]})
+    assert expired.json()["code"] == "token_expired"
+
+    for outcome in ("rotated", "reused", "expired"):
+        assert await metrics.delta("auth_refreshes_total", outcome=outcome) == 1, outcome
+
+
+async def test_the_pool_gauge_shows_the_connections_in_use(app, database_url):
+    async with fresh_app(database_url) as application, client_of(application) as http:
+        idle = await scrape(http)
+        async with application.state.database.engine.connect():
+            busy = await scrape(http)
+
+    gauge = ("db_pool_connections_in_use", frozenset())
+    assert busy[gauge] == idle[gauge] + 1
+
+
+@pytest.fixture
+async def guarded(app, database_url) -> AsyncIterator[httpx.AsyncClient]:
+    async with (
+        fresh_app(database_url, metrics_token="scrape-me-0123456789") as application,
+        client_of(application) as http,
+    ):
+        yield http
+
+
+async def test_metrics_need_the_token_when_one_is_set(guarded):
+    for headers in ({}, bearer("wrong"), {"Authorization": "scrape-me-0123456789"}):
+        response = await guarded.get("/metrics", headers=headers)
+        assert response.status_code == 401, headers
+        assert response.json()["code"] == "not_authenticated"
+        assert response.headers["WWW-Authenticate"].startswith("Bearer")
+
+    response = await guarded.get("/metrics", headers=bearer("scrape-me-0123456789"))
+    assert response.status_code == 200
+    assert "http_requests_total" in response.text
+
+
+async def test_metrics_are_not_served_when_disabled(app, database_url):
+    async with (
+        fresh_app(database_url, metrics_enabled=False) as application,
+        client_of(application) as http,
+    ):
+        response = await http.get("/metrics")
+
+    assert response.status_code == 404
+    assert response.json()["code"] == "not_found"
+
+
+async def test_metrics_hold_no_user_data(client, make_user):
+    user = await make_user(email="private-person@example.com")
+    tokens = await login(client, user.email)
+    await client.get(f"/users/{user.id}", headers=bearer(tokens["access_token"]))
+
+    text = (await client.get("/metrics")).text
+
+    for private in (
+        user.email,
+        tokens["access_token"],
+        tokens["refresh_token"],
+        f"/users/{user.id}",
+    ):
+        assert private not in text
