@@ -24,7 +24,7 @@ $(VENV)/.runtime: $(BIN)/python $(BACKEND)/requirements.txt
 	$(BIN)/pip install --quiet -r $(BACKEND)/requirements.txt
 	@touch $@
 
-$(VENV)/.dev: $(VENV)/.runtime $(BACKEND)/requirements-dev.txt
+$(VENV)/.dev: $(VENV)/.runtime $(BACKEND)/requirements-dev.txt $(BACKEND)/requirements-otel.txt
 	$(BIN)/pip install --quiet -r $(BACKEND)/requirements-dev.txt
 	@touch $@
 
@@ -39,7 +39,7 @@ run: $(VENV)/.runtime $(BACKEND)/.env ## Serve the API on http://$(HOST):$(PORT)
 	@# A development server over plain http: readable logs, and cookies without the Secure flag.
 	cd $(BACKEND) && LOG_FORMAT=$${LOG_FORMAT:-console} COOKIE_SECURE=$${COOKIE_SECURE:-false} \
 		exec .venv/bin/uvicorn --factory app.main:create_app \
-		--host $(HOST) --port $(PORT) --no-access-log
+		--host $(HOST) --port $(PORT) --no-access-log --timeout-graceful-shutdown 30
 
 test: $(VENV)/.dev ## Run the suite (SQLite; TEST_DATABASE_URL=postgresql+asyncpg://... for PostgreSQL)
 	cd $(BACKEND) && .venv/bin/pytest $(PYTEST_ARGS)

@@ -1,7 +1,8 @@
 """The application factory. Run with `uvicorn --factory app.main:create_app`."""
 
 import logging
-from collections.abc import AsyncIterator
+import os
+from collections.abc import AsyncIterator, Mapping, MutableMapping
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -9,6 +10,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute, iter_route_contexts
+from fastapi.telemetry import TelemetryConfig
 from sqlalchemy.engine import make_url
 
 from app.articles.router import router as articles_router
@@ -24,7 +26,7 @@ from app.core.health import router as health_router
 from app.core.logging import configure_logging
 from app.core.metrics import router as metrics_router
 from app.core.metrics import watch_pool
-from app.core.middleware import RequestContextMiddleware
+from app.core.middleware import QUIET_ROUTES, RequestContextMiddleware
 from app.core.rate_limit import ClientRateLimiter
 from app.core.security import AccessTokenCodec, PasswordHasher
 from app.roles.router import router as roles_router
@@ -32,6 +34,9 @@ from app.ui import install_ui
 from app.users.router import router as users_router
 
 logger = logging.getLogger("app")
+
+# Where OpenTelemetry's OTLP exporter sends traces; either one turns tracing on.
+OTLP_ENDPOINT_VARIABLES = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
 
 DESCRIPTION = (
     "Authentication and permission-based authorization: short-lived JWT access tokens "
@@ -48,7 +53,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # The back end's name only: the URL may hold a password.
         database = make_url(settings.database_url).get_backend_name()
-        logger.info("py-auth started", extra={"fields": {"event": "startup", "database": database}})
+        logger.info(
+            "py-auth started",
+            extra={
+                "fields": {
+                    "event": "startup",
+                    "database": database,
+                    "log_level": settings.log_level,
+                }
+            },
+        )
         yield
         # uvicorn runs this on SIGTERM once the requests in flight have finished.
         await app.state.database.dispose()
@@ -59,6 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="1.0.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        telemetry=telemetry_config(os.environ),
         docs_url=None,  # served by install_docs, without a CDN
         redoc_url=None,
     )
@@ -93,7 +108,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_origins=settings.cors_origins,
             allow_credentials=True,
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
-            allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+            allow_headers=[
+                "Authorization",
+                "Content-Type",
+                "X-Request-ID",
+                "X-Client",  # browser clients opt in to the cookie transport
+                "X-CSRF-Token",
+            ],
         )
     app.add_middleware(
         RequestContextMiddleware,
@@ -109,6 +130,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.openapi = openapi  # type: ignore[method-assign]
     return app
+
+
+def telemetry_config(environ: Mapping[str, str]) -> TelemetryConfig:
+    """FastAPI's own OpenTelemetry tracing: off unless an OTLP endpoint is set, then a span per
+    request (and per dependency and endpoint), exported over OTLP/HTTP by the packages of
+    requirements-otel.txt. Metrics and logs stay with Prometheus and our JSON lines, and the
+    probes, called every few seconds, make no spans."""
+    export = any(environ.get(name) for name in OTLP_ENDPOINT_VARIABLES)
+
+    def is_probe(scope: MutableMapping[str, Any]) -> bool:
+        return scope.get("path") in QUIET_ROUTES
+
+    return {
+        "tracing": export,
+        "metrics": False,
+        "logs": False,
+        "auto_configure": export,
+        "exclude": is_probe,
+    }
 
 
 def _error_response_doc(description: str, model: type[ErrorBody] = ErrorBody) -> dict[str, Any]:

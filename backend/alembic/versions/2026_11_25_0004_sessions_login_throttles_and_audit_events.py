@@ -8,8 +8,8 @@ Create Date: 2026-11-25 14:32:57.344128
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-from alembic import op
 
+from alembic import op
 
 revision: str = "0004"
 down_revision: str | None = "0003"

@@ -7,6 +7,7 @@ same transaction as the change it describes.
 """
 
 import math
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -51,6 +52,7 @@ from app.core.metrics import LOCKOUTS, LOGINS, REFRESHES
 from app.core.security import AccessTokenCodec, PasswordHasher, hash_opaque_token, new_opaque_token
 
 DEFAULT_ROLE = "viewer"
+_EMAIL_SHAPE = re.compile(r"[^@\s]{1,64}@[^@\s]+\.[^@\s]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,8 +230,11 @@ def _failed_login(
     user_id: int | None = None,
 ) -> None:
     LOGINS.labels(reason).inc()
+    # What was typed as the email is kept only when it looks like one: a password typed into
+    # the wrong field must not land in the audit log.
+    shown = email if _EMAIL_SHAPE.fullmatch(email) else None
     audit.record(
-        session, Event.LOGIN_FAILED, client, subject_id=user_id, reason=reason, email=email
+        session, Event.LOGIN_FAILED, client, subject_id=user_id, reason=reason, email=shown
     )
 
 
@@ -406,8 +411,9 @@ async def _explain_rejected_refresh(
     raise RefreshTokenExpired()
 
 
-async def _revoke_sessions(session: AsyncSession, which: ColumnElement[bool]) -> None:
-    """Revoke the chosen sessions and every refresh token of theirs."""
+async def _revoke_sessions(session: AsyncSession, which: ColumnElement[bool]) -> int:
+    """Revoke the chosen sessions and every refresh token of theirs; return how many sessions
+    were still live."""
     now = utcnow()
     session_ids = select(AuthSession.id).where(which).scalar_subquery()
     await session.execute(
@@ -415,9 +421,10 @@ async def _revoke_sessions(session: AsyncSession, which: ColumnElement[bool]) ->
         .where(RefreshToken.family_id.in_(session_ids), RefreshToken.revoked_at.is_(None))
         .values(revoked_at=now)
     )
-    await session.execute(
+    result = await session.execute(
         update(AuthSession).where(which, AuthSession.revoked_at.is_(None)).values(revoked_at=now)
     )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 async def revoke_all_sessions(session: AsyncSession, user_id: int) -> None:
@@ -429,9 +436,8 @@ async def logout(session: AsyncSession, client: ClientContext, *, refresh_token:
     token = await session.scalar(
         select(RefreshToken).where(RefreshToken.token_hash == hash_opaque_token(refresh_token))
     )
-    if token is None:
-        return
-    await _revoke_sessions(session, AuthSession.id == token.family_id)
+    if token is None or not await _revoke_sessions(session, AuthSession.id == token.family_id):
+        return  # unknown, or already ended: logging out twice records one logout
     audit.record(
         session,
         Event.LOGOUT,
@@ -456,10 +462,10 @@ async def revoke_token(
         session_id = uuid.UUID(claims.session_id) if claims.session_id else None
     except (AppError, ValueError):
         return
-    if session_id is not None:
-        await _revoke_sessions(
-            session, (AuthSession.id == session_id) & (AuthSession.user_id == claims.user_id)
-        )
+    if session_id is None:
+        return
+    which = (AuthSession.id == session_id) & (AuthSession.user_id == claims.user_id)
+    if await _revoke_sessions(session, which):
         audit.record(
             session,
             Event.LOGOUT,

@@ -7,6 +7,8 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
+from opentelemetry import trace
+
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 # Loggers of the server, which install handlers of their own: send them through ours.
@@ -14,6 +16,32 @@ SERVER_LOGGERS = ("uvicorn", "uvicorn.error")
 # uvicorn's access log repeats our request line, with the raw query string: kept off. uvicorn
 # writes it only when this logger has a handler, its own or an ancestor's.
 ACCESS_LOGGER = "uvicorn.access"
+# Libraries that log every query with its parameters (password hashes, token hashes, emails)
+# at DEBUG or INFO: never below WARNING, whatever LOG_LEVEL says.
+PARAMETER_LOGGERS = ("aiosqlite", "asyncpg", "sqlalchemy")
+
+
+def _stamp_request_id(factory: Any) -> Any:
+    """A LogRecord factory that stamps each record with the request id when it is made, so
+    that a handler formatting it later (a queue, a test's capture) still knows the request."""
+
+    def make_record(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record: logging.LogRecord = factory(*args, **kwargs)
+        record.request_id = request_id_var.get()
+        # With tracing on (OTEL_EXPORTER_OTLP_ENDPOINT), the line names its trace and span.
+        span = trace.get_current_span().get_span_context()
+        if span.is_valid:
+            record.trace_id = format(span.trace_id, "032x")
+            record.span_id = format(span.span_id, "016x")
+        return record
+
+    make_record.stamps_request_id = True  # type: ignore[attr-defined]
+    return make_record
+
+
+def _trace_fields(record: logging.LogRecord) -> dict[str, str]:
+    trace_id = getattr(record, "trace_id", None)
+    return {"trace_id": trace_id, "span_id": getattr(record, "span_id", "")} if trace_id else {}
 
 
 def log_fields(record: logging.LogRecord) -> dict[str, Any]:
@@ -28,7 +56,8 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": record.getMessage(),
-            "request_id": request_id_var.get(),
+            "request_id": getattr(record, "request_id", None),
+            **_trace_fields(record),
             **log_fields(record),
         }
         if record.exc_info:
@@ -62,3 +91,8 @@ def configure_logging(level: str, log_format: str = "json") -> None:
     access_logger = logging.getLogger(ACCESS_LOGGER)
     access_logger.handlers[:] = []
     access_logger.propagate = False
+    for name in PARAMETER_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+    factory = logging.getLogRecordFactory()
+    if not getattr(factory, "stamps_request_id", False):
+        logging.setLogRecordFactory(_stamp_request_id(factory))

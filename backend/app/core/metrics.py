@@ -67,8 +67,11 @@ async def metrics(
     if not settings.metrics_enabled:
         raise NotFound()
     expected = settings.metrics_token.get_secret_value() if settings.metrics_token else None
-    if expected is not None:
-        presented = (authorization or "").removeprefix("Bearer ").strip()
-        if not hmac.compare_digest(presented.encode(), expected.encode()):
+    if expected:
+        scheme, _, presented = (authorization or "").partition(" ")
+        # The scheme is case-insensitive (RFC 7235); the token alone is not a credential.
+        if scheme.lower() != "bearer" or not hmac.compare_digest(
+            presented.strip().encode(), expected.encode()
+        ):
             raise NotAuthenticated()
     return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)

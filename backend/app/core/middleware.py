@@ -70,10 +70,11 @@ class _BodyLimit:
 
 
 class RequestContextMiddleware:
-    """For every HTTP request: an id, the client's address, a size limit on the body, safe
-    headers on the response, a metric and a log line; and an unhandled exception turned into
-    a logged 500 in the project's error format (with those headers, which Starlette's own
-    error page would lack)."""
+    """For every HTTP request: an id, the client's address, a size limit on the body, a
+    refusal of a URL that is not UTF-8 or repeats a query parameter, safe headers on the
+    response, a metric and a log line; and an unhandled exception turned into a logged 500 in
+    the project's error format (with those headers, which Starlette's own error page would
+    lack)."""
 
     def __init__(
         self,

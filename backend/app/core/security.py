@@ -10,6 +10,7 @@ from typing import Any
 import anyio
 import jwt
 from pwdlib import PasswordHash
+from pwdlib.exceptions import UnknownHashError
 from pwdlib.hashers.argon2 import Argon2Hasher
 
 from app.core.clock import utcnow
@@ -47,10 +48,20 @@ class PasswordHasher:
         return await anyio.to_thread.run_sync(self._hash.hash, password, limiter=self._limiter)
 
     async def verify_and_update(self, password: str, hashed: str) -> tuple[bool, str | None]:
-        """Verify; when the hash uses outdated parameters, also return a fresh hash to store."""
-        return await anyio.to_thread.run_sync(
-            self._hash.verify_and_update, password, hashed, limiter=self._limiter
-        )
+        """Verify; when the hash uses outdated parameters, also return a fresh hash to store.
+
+        A stored value that is no Argon2 hash (a disabled-account marker, an imported hash of
+        another scheme) matches no password; it still costs one verification of time.
+        """
+
+        def verify() -> tuple[bool, str | None]:
+            try:
+                return self._hash.verify_and_update(password, hashed)
+            except UnknownHashError:
+                self._hash.verify(password, self._dummy_hash)
+                return False, None
+
+        return await anyio.to_thread.run_sync(verify, limiter=self._limiter)
 
     async def verify_dummy(self, password: str) -> None:
         """Spend the time of a real verification, so an unknown account is not told by timing."""

@@ -36,7 +36,10 @@ class UnknownPermission(AppError):
 
 
 class PermissionGrantDenied(PermissionDenied):
-    """Granting a permission one does not hold would be an escalation of privilege."""
+    """Granting a permission one does not hold would be an escalation of privilege.
+    The refusal is audited."""
+
+    persist_changes = True
 
     def __init__(self, missing: list[str]) -> None:
         super().__init__(

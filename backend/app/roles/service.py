@@ -56,9 +56,20 @@ async def _permissions_by_name(session: AsyncSession, names: list[str]) -> list[
     return permissions
 
 
-def _guard_grant(names: set[str], actor: Principal) -> None:
+def _guard_grant(
+    session: AsyncSession, client: ClientContext, names: set[str], actor: Principal, role: str
+) -> None:
     """Nobody hands out a permission they do not hold themselves (no escalation)."""
     if missing := sorted(names - actor.permissions):
+        audit.record(
+            session,
+            Event.PERMISSION_DENIED,
+            client,
+            actor_id=actor.id,
+            action="grant_permissions",
+            role=role,
+            missing=missing,
+        )
         raise PermissionGrantDenied(missing)
 
 
@@ -66,7 +77,7 @@ async def create_role(
     session: AsyncSession, client: ClientContext, data: RoleCreate, *, actor: Principal
 ) -> Role:
     permissions = await _permissions_by_name(session, data.permissions)
-    _guard_grant({permission.name for permission in permissions}, actor)
+    _guard_grant(session, client, {p.name for p in permissions}, actor, data.name)
     role = Role(name=data.name, description=data.description, permissions=permissions)
     session.add(role)
     try:
@@ -99,7 +110,7 @@ async def set_role_permissions(
         raise AdminRoleProtected()
     old = {permission.name for permission in role.permissions}
     new = {permission.name for permission in permissions}
-    _guard_grant(new - old, actor)
+    _guard_grant(session, client, new - old, actor, role.name)
     role.permissions = permissions
     await session.flush()
     audit.record(

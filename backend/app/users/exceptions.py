@@ -13,7 +13,9 @@ class LastAdminProtected(Conflict):
 
 class RoleChangeDenied(PermissionDenied):
     """Granting or removing a role takes every permission the role holds: otherwise a user
-    who may only edit users could make themselves admin."""
+    who may only edit users could make themselves admin. The refusal is audited."""
+
+    persist_changes = True
 
     def __init__(self, missing: list[str]) -> None:
         super().__init__(

@@ -11,6 +11,7 @@ from app.core.context import ClientContextDep
 from app.core.database import SessionDep
 from app.core.errors import error_responses
 from app.core.pagination import Page, PageParamsDep
+from app.core.rate_limit import rate_limit
 from app.core.types import IdPath
 from app.users import service
 from app.users.dependencies import UserDeleter, UserEditor, UserReader
@@ -31,7 +32,13 @@ async def update_me(body: MeUpdate, user: CurrentUser, session: SessionDep) -> U
     return UserRead.from_user(updated)
 
 
-@router.post("/me/password", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(400))
+@router.post(
+    "/me/password",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=error_responses(400, 429),
+    # A stolen access token must not become an unlimited password-guessing oracle.
+    dependencies=[rate_limit("password")],
+)
 async def change_my_password(
     body: PasswordChangeRequest,
     user: CurrentUser,

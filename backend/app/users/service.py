@@ -132,7 +132,19 @@ async def update_user(
     fields = changes.model_fields_set
     new_roles = await _roles_by_name(session, changes.roles) if changes.roles is not None else None
     if new_roles is not None:
-        await _guard_role_change(session, user, new_roles, actor_permissions)
+        try:
+            await _guard_role_change(session, user, new_roles, actor_permissions)
+        except RoleChangeDenied as denied:
+            audit.record(
+                session,
+                Event.PERMISSION_DENIED,
+                client,
+                actor_id=actor.id,
+                subject_id=user.id,
+                action="change_roles",
+                missing=denied.extra["missing"],
+            )
+            raise
     loses_admin = _is_active_admin(user) and (
         (changes.is_active is False)
         or (new_roles is not None and all(role.name != ADMIN_ROLE for role in new_roles))

@@ -127,3 +127,14 @@ async def test_login_with_an_unknown_email_verifies_against_a_dummy_hash(app, cl
 
     assert response.status_code == 401
     spy.assert_awaited_once_with("some password")
+
+
+async def test_a_stored_value_that_is_no_argon2_hash_matches_no_password(
+    client, make_user, session
+):
+    user = await make_user()
+    user.hashed_password = "!"  # a disabled-account marker, say
+    await session.commit()
+    response = await client.post("/auth/login", data={"username": user.email, "password": "!"})
+    assert response.status_code == 401
+    assert response.json()["code"] == "invalid_credentials"

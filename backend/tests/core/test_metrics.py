@@ -208,9 +208,12 @@ async def test_metrics_need_the_token_when_one_is_set(guarded):
         assert response.json()["code"] == "not_authenticated"
         assert response.headers["WWW-Authenticate"].startswith("Bearer")
 
-    response = await guarded.get("/metrics", headers=bearer("scrape-me-0123456789"))
-    assert response.status_code == 200
-    assert "http_requests_total" in response.text
+    for scheme in ("Bearer", "bearer"):
+        response = await guarded.get(
+            "/metrics", headers={"Authorization": f"{scheme} scrape-me-0123456789"}
+        )
+        assert response.status_code == 200, scheme
+        assert "http_requests_total" in response.text
 
 
 async def test_metrics_are_not_served_when_disabled(app, database_url):

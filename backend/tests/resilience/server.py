@@ -67,12 +67,12 @@ class Server:
         """Every line the server wrote, parsed as JSON (a line that is not fails the test)."""
         return [json.loads(line) for line in self.text().splitlines() if line.strip()]
 
-    async def stop(self, sig: int = signal.SIGTERM, timeout: float = 20.0) -> int:
+    async def stop(self, sig: int = signal.SIGTERM, within: float = 20.0) -> int:
         """Signal the server and wait for it to exit; kill it if it will not."""
         if self.process.poll() is None:
             self.process.send_signal(sig)
         try:
-            return await wait_for_exit(self.process, timeout)
+            return await wait_for_exit(self.process, within)
         except TimeoutError:
             self.process.kill()
             self.process.wait()
@@ -84,19 +84,19 @@ class Server:
         self.process.wait()
 
 
-async def wait_for_exit(process: subprocess.Popen[bytes], timeout: float) -> int:
+async def wait_for_exit(process: subprocess.Popen[bytes], within: float) -> int:
     async def exited() -> bool:
         return process.poll() is not None
 
-    await poll_until(exited, timeout, f"process {process.pid} did not exit")
+    await poll_until(exited, within, f"process {process.pid} did not exit")
     return process.returncode
 
 
 async def poll_until(
-    condition: Callable[[], Awaitable[bool]], timeout: float, message: str, interval: float = 0.05
+    condition: Callable[[], Awaitable[bool]], within: float, message: str, interval: float = 0.05
 ) -> None:
-    """Wait for a condition, checking it often, and fail when the deadline passes."""
-    deadline = time.monotonic() + timeout
+    """Wait for a condition, checking it often, and fail when `within` seconds have passed."""
+    deadline = time.monotonic() + within
     while True:
         if await condition():
             return
@@ -109,7 +109,9 @@ async def start_server(env: dict[str, str], output: Path, *uvicorn_args: str) ->
     """Start `uvicorn --factory app.main:create_app` and return once /health answers."""
     port = free_port()
     with output.open("wb") as sink:
-        process = subprocess.Popen(  # noqa: S603 (a fixed command line)
+        # Popen returns once the child is forked: nothing here waits on it. S603: the command
+        # line is fixed.
+        process = subprocess.Popen(  # noqa: S603, ASYNC220
             [
                 sys.executable,
                 "-m",

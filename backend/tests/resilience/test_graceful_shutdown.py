@@ -81,7 +81,7 @@ async def test_a_request_longer_than_the_graceful_timeout_is_cut_and_the_pool_st
 
     server.process.send_signal(signal.SIGTERM)
 
-    assert await server.stop(timeout=15) in CLEAN_EXITS
+    assert await server.stop(within=15) in CLEAN_EXITS
     writer.close()
     assert "database pool closed" in _events(server)
 
