@@ -236,9 +236,11 @@ def children_of(pid: int) -> list[int]:
 
 
 def machine_busy_ticks() -> int:
+    """CPU time of every process of the machine (not interrupts, which no process is charged
+    with, and which the bench's own network traffic causes)."""
     fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    user, nice, system, _idle, _iowait, irq, softirq = fields[:7]
-    return user + nice + system + irq + softirq
+    user, nice, system = fields[:3]
+    return user + nice + system
 
 
 def postgres_ticks(database: str) -> int:
@@ -764,6 +766,22 @@ class Runner:
         )
         return sample
 
+    def hashing_limit(
+        self, password_hash: str, hasher: PasswordHash, threads: int, round_number: int
+    ) -> float:
+        for attempt in range(MAX_REPEATS + 1):
+            started = self.meter.start()
+            rate = hashing_limit(password_hash, hasher, threads, self.profile.hash_seconds)
+            share = self.meter.foreign_share(started)
+            if share <= FOREIGN_LOAD_LIMIT or attempt == MAX_REPEATS or self.repeats_left == 0:
+                return rate
+            self.repeats_left -= 1
+            log(
+                f"round {round_number} hashing limit: other processes used {share:.0%} of the "
+                "machine; running it again"
+            )
+        return rate
+
     def interleaved(self, items: Sequence[Measure]) -> None:
         """Warm every row up, then run round 1 of every row, round 2 of every row, and so on:
         a slow moment of the machine then hits every row, not one."""
@@ -967,7 +985,7 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
             log(f"warm-up  {login.row.label}")
             runner.once(login, profile.login_warmup)
             for round_number in range(1, profile.rounds + 1):
-                rate = hashing_limit(password_hash, hasher, cores, profile.hash_seconds)
+                rate = runner.hashing_limit(password_hash, hasher, cores, round_number)
                 hash_rounds.append(rate)
                 log(f"round {round_number} hashing limit ({cores} threads): {rate:.2f} verifies/s")
                 rows["login"].samples.append(

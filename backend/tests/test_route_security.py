@@ -122,8 +122,6 @@ async def test_permission_routes_are_seen_as_authenticated(app):
             assert authenticated, (method, path)
 
 
-
-
 async def test_protected_operations_document_401(client, app):
     paths = (await client.get("/openapi.json")).json()["paths"]
 

@@ -5,6 +5,7 @@ or rolled back with it. Nothing secret goes in: callers pass ids, names and reas
 passwords, tokens or hashes.
 """
 
+import logging
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -15,6 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit.models import AuditEvent
 from app.core.context import ClientContext
 from app.core.pagination import PageParams
+
+logger = logging.getLogger("app.audit")
 
 
 class Event(StrEnum):
@@ -45,6 +48,12 @@ def record(
     subject_id: int | None = None,
     **details: Any,
 ) -> None:
+    # Also a log line, for log-based alerting; ids and names only (no email, nothing secret).
+    logger.info(
+        "audit %s",
+        event.value,
+        extra={"fields": {"event": event.value, "actor_id": actor_id, "subject_id": subject_id}},
+    )
     session.add(
         AuditEvent(
             event=event.value,

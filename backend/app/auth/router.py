@@ -24,6 +24,7 @@ from app.auth.dependencies import (
 )
 from app.auth.exceptions import UnsupportedGrantType
 from app.auth.schemas import (
+    NO_NUL,
     Password,
     RefreshRequest,
     RegisterRequest,
@@ -89,7 +90,7 @@ class LoginForm:
 
     def __init__(
         self,
-        username: Annotated[str, Form(max_length=320)],
+        username: Annotated[str, Form(max_length=320, pattern=NO_NUL)],
         password: Annotated[Password, Form()],
         grant_type: Annotated[str | None, Form(max_length=64)] = None,
         scope: Annotated[str, Form(max_length=1000)] = "",

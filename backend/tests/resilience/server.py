@@ -105,8 +105,24 @@ async def poll_until(
         await asyncio.sleep(interval)
 
 
+class PortTaken(RuntimeError):
+    pass
+
+
 async def start_server(env: dict[str, str], output: Path, *uvicorn_args: str) -> Server:
-    """Start `uvicorn --factory app.main:create_app` and return once /health answers."""
+    """Start `uvicorn --factory app.main:create_app` and return once /health answers. A free
+    port can be taken by another process before uvicorn binds it: then another port is tried."""
+    for _attempt in range(3):
+        try:
+            return await _start_on_a_free_port(env, output, uvicorn_args)
+        except PortTaken:
+            continue
+    raise RuntimeError("no free port could be bound")
+
+
+async def _start_on_a_free_port(
+    env: dict[str, str], output: Path, uvicorn_args: tuple[str, ...]
+) -> Server:
     port = free_port()
     with output.open("wb") as sink:
         # Popen returns once the child is forked: nothing here waits on it. S603: the command
@@ -134,6 +150,8 @@ async def start_server(env: dict[str, str], output: Path, *uvicorn_args: str) ->
 
     async def healthy() -> bool:
         if process.poll() is not None:
+            if "address already in use" in server.text():
+                raise PortTaken()
             raise RuntimeError(f"the server exited with {process.returncode}:\n{server.text()}")
         try:
             async with server.client(timeout=1.0) as http:
