@@ -60,14 +60,25 @@ async def reference_client(
 
 
 @pytest.fixture
-def statements(app: Any) -> Iterator[list[str]]:
-    """The SQL that py-auth sends while the test runs."""
+def statements(app: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """The SQL that py-auth sends while the test runs: through SQLAlchemy's cursor, or straight
+    on asyncpg's connection (a hot path may skip SQLAlchemy's execution layer)."""
     seen: list[str] = []
     engine = app.state.database.engine.sync_engine
 
     def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
         seen.append(statement)
 
+    if ON_POSTGRES:
+        import asyncpg
+
+        fetch = asyncpg.Connection.fetch
+
+        async def fetch_and_record(self: Any, query: str, *args: Any, **kwargs: Any) -> Any:
+            seen.append(query)
+            return await fetch(self, query, *args, **kwargs)
+
+        monkeypatch.setattr(asyncpg.Connection, "fetch", fetch_and_record)
     event.listen(engine, "before_cursor_execute", record)
     yield seen
     event.remove(engine, "before_cursor_execute", record)
@@ -114,13 +125,14 @@ async def test_reference_me_equals_users_me_with_a_login_token(
 
     statements.clear()
     real = await client.get("/users/me", headers=headers)
+    sent_by_py_auth = list(statements)
     floor = await reference_client.get("/me", headers=headers)
 
     assert real.status_code == 200, real.text
     assert floor.status_code == 200, floor.text
     assert floor.json() == real.json()
-    principal_queries = [sql for sql in statements if "JOIN user_roles" in sql]
-    assert len(principal_queries) == 1, statements
+    principal_queries = [sql for sql in sent_by_py_auth if "JOIN user_roles" in sql]
+    assert len(principal_queries) == 1, sent_by_py_auth
     expected = {_normalized(reference.ME_SQL), _normalized(reference.ME_SESSION_SQL)}
     assert _normalized(principal_queries[0]) in expected, (
         "load_principal's query changed: update ME_SQL / ME_SESSION_SQL in bench/reference_app.py"

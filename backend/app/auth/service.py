@@ -15,7 +15,7 @@ from typing import Any, NoReturn
 
 from sqlalchemy import ColumnElement, case, delete, exists, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.audit import service as audit
 from app.audit.service import Event
@@ -67,7 +67,7 @@ class TokenPair:
 
 
 async def load_principal(
-    session: AsyncSession, user_id: int, session_id: uuid.UUID | None = None
+    session: AsyncSession | AsyncConnection, user_id: int, session_id: uuid.UUID | None = None
 ) -> Principal | None:
     """The user with role and permission names, in one round trip (the hot path).
 

@@ -145,6 +145,13 @@ class Database:
     def __init__(self, settings: Settings) -> None:
         self.engine = create_engine(settings)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+        # For single reads outside the request's transaction (the caller's permissions, on
+        # every request): on PostgreSQL no BEGIN and COMMIT around them, one round trip.
+        self.read_engine = (
+            self.engine
+            if settings.is_sqlite
+            else self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        )
 
     def connections_in_use(self) -> int:
         checked_out = getattr(self.engine.pool, "checkedout", None)
