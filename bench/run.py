@@ -134,6 +134,8 @@ class Sample:
     max_ms: float
     errors: dict[str, int]
     foreign_load: float = 0.0  # share of the machine used outside the bench meanwhile
+    server_cpu_ms: float = 0.0  # CPU time of the server (all its threads) per request
+    postgres_cpu_ms: float = 0.0  # CPU time of PostgreSQL for the bench's database, per request
 
     @property
     def rps(self) -> float:
@@ -174,6 +176,14 @@ class Row:
     def foreign_load(self) -> float:
         return max((s.foreign_load for s in self.samples), default=0.0)
 
+    @property
+    def server_cpu_ms(self) -> float:
+        return self._median(lambda s: s.server_cpu_ms)
+
+    @property
+    def postgres_cpu_ms(self) -> float:
+        return self._median(lambda s: s.postgres_cpu_ms)
+
     def as_json(self) -> dict[str, Any]:
         return {
             "label": self.label,
@@ -183,6 +193,8 @@ class Row:
             "p99_ms": round(self.p99_ms, 2),
             "errors": self.errors,
             "foreign_load_max": round(self.foreign_load, 3),
+            "server_cpu_ms_per_request": round(self.server_cpu_ms, 3),
+            "postgres_cpu_ms_per_request": round(self.postgres_cpu_ms, 3),
             "rounds": [
                 {
                     "rps": round(s.rps, 2),
@@ -192,6 +204,8 @@ class Row:
                     "max_ms": round(s.max_ms, 2),
                     "errors": s.errors,
                     "foreign_load": round(s.foreign_load, 3),
+                    "server_cpu_ms": round(s.server_cpu_ms, 3),
+                    "postgres_cpu_ms": round(s.postgres_cpu_ms, 3),
                 }
                 for s in self.samples
             ],
@@ -734,6 +748,8 @@ class Runner:
     def once(self, item: Measure, seconds: int) -> Sample:
         args = item.args()
         started = self.meter.start()
+        server_before = sum(cpu_ticks(pid) for pid in item.server.pids())
+        postgres_before = postgres_ticks(self.meter.database)
         sample = self.wrk.run(
             item.server.url + item.path,
             connections=item.row.connections,
@@ -741,6 +757,13 @@ class Runner:
             args=args,
         )
         sample.foreign_load = self.meter.foreign_share(started)
+        # Where the time goes: what the server and PostgreSQL spent per request.
+        per_request_ms = 1000 / CLOCK_TICKS / max(1, sample.requests)
+        server_ticks = sum(cpu_ticks(pid) for pid in item.server.pids()) - server_before
+        sample.server_cpu_ms = server_ticks * per_request_ms
+        sample.postgres_cpu_ms = (postgres_ticks(self.meter.database) - postgres_before) * (
+            per_request_ms
+        )
         item.server.wait_idle()
         return sample
 
@@ -1170,13 +1193,15 @@ def markdown(result: dict[str, Any]) -> str:
         f"Other processes used at most {result['foreign_load_max']:.0%} of the machine during "
         "a kept round.",
         "",
-        "| row | conn. | req/s | p50 ms | p99 ms | errors |",
-        "|---|--:|--:|--:|--:|--:|",
+        "| row | conn. | req/s | p50 ms | p99 ms | errors | server CPU ms/req "
+        "| PostgreSQL CPU ms/req |",
+        "|---|--:|--:|--:|--:|--:|--:|--:|",
     ]
     for row in result["rows"].values():
         lines.append(
             f"| {row['label']} | {row['connections']} | {_number(row['rps'])} | "
-            f"{row['p50_ms']:.1f} | {row['p99_ms']:.1f} | {row['errors']} |"
+            f"{row['p50_ms']:.1f} | {row['p99_ms']:.1f} | {row['errors']} | "
+            f"{row['server_cpu_ms_per_request']:.2f} | {row['postgres_cpu_ms_per_request']:.2f} |"
         )
     hashing = result["hashing_limit"]
     lines += [
@@ -1199,11 +1224,15 @@ def markdown(result: dict[str, Any]) -> str:
 def console_table(result: dict[str, Any]) -> str:
     rows = result["rows"].values()
     width = max(len(row["label"]) for row in rows) + 2
-    out = [f"{'row':<{width}}{'conn':>5}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}"]
+    out = [
+        f"{'row':<{width}}{'conn':>5}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}"
+        f"{'app ms':>8}{'pg ms':>7}"
+    ]
     for row in rows:
         out.append(
             f"{row['label']:<{width}}{row['connections']:>5}{_number(row['rps']):>10}"
             f"{row['p50_ms']:>9.1f}{row['p99_ms']:>9.1f}{row['errors']:>8}"
+            f"{row['server_cpu_ms_per_request']:>8.2f}{row['postgres_cpu_ms_per_request']:>7.2f}"
         )
     hashing = result["hashing_limit"]
     label = f"hashing limit (verifies/s, {hashing['threads']} threads)"
