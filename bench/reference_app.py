@@ -119,7 +119,7 @@ def create_app(
     issuer = jwt_issuer or env.get("JWT_ISSUER", "py-auth")
     audience = jwt_audience or env.get("JWT_AUDIENCE", "py-auth")
     min_size = pool_size or int(env.get("DB_POOL_SIZE", "10"))
-    overflow = max_overflow if max_overflow is not None else int(env.get("DB_MAX_OVERFLOW", "10"))
+    overflow = max_overflow if max_overflow is not None else int(env.get("DB_MAX_OVERFLOW", "0"))
     timeout = timeout_seconds or float(env.get("DB_TIMEOUT_SECONDS", "5"))
     pools: list[asyncpg.Pool] = []
 

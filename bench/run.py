@@ -1180,6 +1180,10 @@ def _result(
 # Output
 
 
+def _cpu(value: float) -> str:
+    return f"{value:.2f}" if value else "n/a"  # not measured (the flood rows)
+
+
 def _number(value: float) -> str:
     return f"{value:,.0f}" if value >= 100 else f"{value:,.1f}"
 
@@ -1201,7 +1205,8 @@ def markdown(result: dict[str, Any]) -> str:
         lines.append(
             f"| {row['label']} | {row['connections']} | {_number(row['rps'])} | "
             f"{row['p50_ms']:.1f} | {row['p99_ms']:.1f} | {row['errors']} | "
-            f"{row['server_cpu_ms_per_request']:.2f} | {row['postgres_cpu_ms_per_request']:.2f} |"
+            f"{_cpu(row['server_cpu_ms_per_request'])} | "
+            f"{_cpu(row['postgres_cpu_ms_per_request'])} |"
         )
     hashing = result["hashing_limit"]
     lines += [
@@ -1232,7 +1237,7 @@ def console_table(result: dict[str, Any]) -> str:
         out.append(
             f"{row['label']:<{width}}{row['connections']:>5}{_number(row['rps']):>10}"
             f"{row['p50_ms']:>9.1f}{row['p99_ms']:>9.1f}{row['errors']:>8}"
-            f"{row['server_cpu_ms_per_request']:>8.2f}{row['postgres_cpu_ms_per_request']:>7.2f}"
+            f"{_cpu(row['server_cpu_ms_per_request']):>8}{_cpu(row['postgres_cpu_ms_per_request']):>7}"
         )
     hashing = result["hashing_limit"]
     label = f"hashing limit (verifies/s, {hashing['threads']} threads)"

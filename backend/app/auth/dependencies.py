@@ -52,8 +52,8 @@ async def get_current_user(
     its session is live and the user exists and is active. FastAPI runs this once per
     request, however many dependencies ask for it.
 
-    The query runs on a connection of its own, outside the request's transaction: a request
-    that only needs the caller (GET /users/me) then costs one round trip, no BEGIN, no COMMIT.
+    The query runs outside the request's transaction (Database.fetch): a request that only
+    needs the caller (GET /users/me) costs one round trip, no BEGIN, no COMMIT.
     """
     if not token:
         raise NotAuthenticated()
@@ -63,8 +63,7 @@ async def get_current_user(
     except ValueError:
         raise InvalidToken() from None
     database: Database = request.app.state.database
-    async with database.read_engine.connect() as connection:
-        principal = await service.load_principal(connection, claims.user_id, session_id)
+    principal = await service.load_principal(database, claims.user_id, session_id)
     if principal is None or not principal.is_active:
         raise InvalidToken("The access token is no longer valid.")
     request.state.user_id = principal.id  # for the request log line

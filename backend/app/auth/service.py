@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NoReturn
 
-from sqlalchemy import ColumnElement, case, delete, exists, or_, select, update
+from sqlalchemy import ColumnElement, Select, bindparam, case, delete, exists, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
 from app.audit.service import Event
@@ -46,7 +46,7 @@ from app.auth.schemas import Principal
 from app.core.clock import utcnow
 from app.core.config import Settings
 from app.core.context import ClientContext
-from app.core.database import dialect_insert
+from app.core.database import Database, dialect_insert
 from app.core.errors import AppError
 from app.core.metrics import LOCKOUTS, LOGINS, REFRESHES
 from app.core.security import AccessTokenCodec, PasswordHasher, hash_opaque_token, new_opaque_token
@@ -66,14 +66,7 @@ class TokenPair:
 # --- The caller ---------------------------------------------------------------------------
 
 
-async def load_principal(
-    session: AsyncSession | AsyncConnection, user_id: int, session_id: uuid.UUID | None = None
-) -> Principal | None:
-    """The user with role and permission names, in one round trip (the hot path).
-
-    With a ``session_id`` (the token's ``sid``), the same query also tells whether that
-    session is still live, so a logout ends its access tokens at once.
-    """
+def _principal_statement(*, with_session: bool) -> Select[Any]:
     columns: list[Any] = [
         User.email,
         User.full_name,
@@ -82,22 +75,42 @@ async def load_principal(
         Role.name,
         Permission.name,
     ]
-    if session_id is not None:
+    if with_session:
         live_session = exists().where(
-            AuthSession.id == session_id,
+            AuthSession.id == bindparam("session_id", type_=AuthSession.id.type),
             AuthSession.user_id == User.id,
             AuthSession.revoked_at.is_(None),
         )
         columns.append(live_session.label("session_live"))
-    statement = (
+    return (
         select(*columns)
         .outerjoin(user_roles, user_roles.c.user_id == User.id)
         .outerjoin(Role, Role.id == user_roles.c.role_id)
         .outerjoin(role_permissions, role_permissions.c.role_id == Role.id)
         .outerjoin(Permission, Permission.id == role_permissions.c.permission_id)
-        .where(User.id == user_id)
+        .where(User.id == bindparam("user_id", type_=User.id.type))
     )
-    rows = (await session.execute(statement)).all()
+
+
+# Built once: a statement object caches its compiled form, so each request only binds values.
+_PRINCIPAL = _principal_statement(with_session=False)
+_PRINCIPAL_IN_SESSION = _principal_statement(with_session=True)
+
+
+async def load_principal(
+    database: Database, user_id: int, session_id: uuid.UUID | None = None
+) -> Principal | None:
+    """The user with role and permission names, in one round trip (the hot path).
+
+    With a ``session_id`` (the token's ``sid``), the same query also tells whether that
+    session is still live, so a logout ends its access tokens at once.
+    """
+    if session_id is None:
+        rows = await database.fetch(_PRINCIPAL, {"user_id": user_id})
+    else:
+        rows = await database.fetch(
+            _PRINCIPAL_IN_SESSION, {"user_id": user_id, "session_id": session_id}
+        )
     if not rows or (session_id is not None and not rows[0][6]):
         return None
     email, full_name, is_active, created_at = rows[0][:4]

@@ -24,8 +24,13 @@ class Settings(BaseSettings):
 
     database_url: str = DEFAULT_SQLITE_URL
     db_pool_size: int = Field(default=10, ge=1)
-    db_max_overflow: int = Field(default=10, ge=0)
+    # Overflow connections are closed when given back: under steady load above the pool they
+    # are opened and closed per request (BENCHMARKS.md). Off unless a deployment wants bursts.
+    db_max_overflow: int = Field(default=0, ge=0)
     db_pool_timeout_seconds: float = Field(default=5.0, gt=0)
+    # Connections older than this are replaced when next checked out (a cheap clock check), so
+    # idle timeouts of PgBouncer, firewalls or load balancers do not leave dead ones pooled.
+    db_pool_recycle_seconds: int = Field(default=1800, ge=1)
     # Bounds every connect attempt and statement, so an outage answers 503 instead of hanging.
     db_timeout_seconds: float = Field(default=5.0, gt=0)
 

@@ -1,13 +1,15 @@
 """The async engine, the declarative base and the per-request session."""
 
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy import DateTime, MetaData, event
+from sqlalchemy import DateTime, MetaData, Select, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect, ExceptionContext
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -17,9 +19,12 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
+from sqlalchemy.util import greenlet_spawn
 
 from app.core.config import Settings
 from app.core.errors import AppError
+
+logger = logging.getLogger(__name__)
 
 # Stable constraint names, so that migrations can name what they alter or drop.
 NAMING_CONVENTION = {
@@ -79,9 +84,9 @@ def create_engine(settings: Settings) -> AsyncEngine:
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_timeout=settings.db_pool_timeout_seconds,
-        # A pooled connection is tested before use, so after an outage the first request
-        # gets a fresh connection instead of an error: no restart needed.
-        pool_pre_ping=True,
+        pool_recycle=settings.db_pool_recycle_seconds,
+        # No pre-ping: it costs a round trip per checkout. A connection found dead is
+        # replaced, and the pool with it (see _drop_broken_connections_at_once).
         connect_args={
             "timeout": timeout,  # connecting, handshake included
             "command_timeout": timeout,  # waiting for any answer, on the client side
@@ -104,9 +109,9 @@ def _drop_broken_connections_at_once(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "handle_error")
     def _timeout_means_disconnected(context: ExceptionContext) -> None:
         if isinstance(context.original_exception, TimeoutError):
+            # No answer within the timeout: the network or the server is gone, and so,
+            # most likely, is every other pooled connection; SQLAlchemy drops them all.
             context.is_disconnect = True
-            # Other pooled connections are tested (pre-ping) when next used.
-            context.invalidate_pool_on_disconnect = False
 
     @event.listens_for(engine.sync_engine, "invalidate")
     def _abort(dbapi_connection: Any, _record: ConnectionPoolEntry, _exc: Any) -> None:
@@ -140,18 +145,73 @@ def dialect_insert(session: AsyncSession, table: Any) -> Any:
 
 
 class Database:
-    """The engine and session factory of one app."""
+    """The engine and session factory of one app, and the hot path's one read."""
 
     def __init__(self, settings: Settings) -> None:
         self.engine = create_engine(settings)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
-        # For single reads outside the request's transaction (the caller's permissions, on
-        # every request): on PostgreSQL no BEGIN and COMMIT around them, one round trip.
-        self.read_engine = (
-            self.engine
-            if settings.is_sqlite
-            else self.engine.execution_options(isolation_level="AUTOCOMMIT")
-        )
+        self._on_asyncpg = self.engine.dialect.driver == "asyncpg"
+        self._compiled: dict[Select[Any], tuple[str, tuple[str, ...]]] = {}
+
+    async def fetch(
+        self, statement: Select[Any], parameters: Mapping[str, Any]
+    ) -> Sequence[Sequence[Any]]:
+        """The rows of one read, outside any transaction: one round trip, no BEGIN or COMMIT.
+
+        For the read made on every request (the caller, with roles and permissions). On
+        PostgreSQL the statement, compiled by SQLAlchemy once, runs on the asyncpg connection
+        of a pooled connection: SQLAlchemy's connection and result layers cost a fifth of
+        GET /users/me (BENCHMARKS.md). Values come as asyncpg gives them (timestamps are
+        aware, in UTC).
+        """
+        if not self._on_asyncpg:
+            return await self._fetch_through_sqlalchemy(statement, parameters)
+        sql, names = self._compile(statement)
+        pooled = await self.engine.raw_connection()
+        try:
+            driver: Any = pooled.driver_connection  # an asyncpg connection
+            rows: Sequence[Sequence[Any]] = await driver.fetch(
+                sql, *(parameters[name] for name in names)
+            )
+        except BaseException as error:
+            # Broken, or cut off mid-protocol: the connection is not handed out again.
+            await greenlet_spawn(pooled.invalidate)
+            if isinstance(error, TimeoutError) or not isinstance(error, Exception):
+                raise  # no answer (asking again would double the wait), or cancelled
+            logger.warning("read failed on a pooled connection: %s", type(error).__name__)
+        else:
+            return rows
+        finally:
+            await greenlet_spawn(pooled.close)
+        # Most likely a connection the database dropped (a restart): read again through
+        # SQLAlchemy, which reconnects, and whose errors are the ones the app answers.
+        return await self._fetch_through_sqlalchemy(statement, parameters)
+
+    def _compile(self, statement: Select[Any]) -> tuple[str, tuple[str, ...]]:
+        compiled = self._compiled.get(statement)
+        if compiled is None:
+            sql = statement.compile(dialect=self.engine.dialect)
+            compiled = (str(sql), tuple(sql.positiontup or ()))
+            self._compiled[statement] = compiled
+        return compiled
+
+    async def _fetch_through_sqlalchemy(
+        self, statement: Select[Any], parameters: Mapping[str, Any], *, retry: bool = True
+    ) -> Sequence[Sequence[Any]]:
+        try:
+            async with self.engine.connect() as connection:
+                if self._on_asyncpg:
+                    connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
+                rows: Sequence[Sequence[Any]] = (
+                    await connection.execute(statement, parameters)
+                ).all()
+                return rows
+        except DBAPIError as error:
+            if not (retry and error.connection_invalidated):
+                raise
+        # The connection was lost, and SQLAlchemy has since discarded every pooled connection
+        # opened before: a read is safe to repeat, on a fresh connection.
+        return await self._fetch_through_sqlalchemy(statement, parameters, retry=False)
 
     def connections_in_use(self) -> int:
         checked_out = getattr(self.engine.pool, "checkedout", None)

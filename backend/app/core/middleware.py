@@ -2,14 +2,15 @@
 costs a lot per request, and this sits on the hot path."""
 
 import ipaddress
+import itertools
 import logging
 import re
+import secrets
 import time
-import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 from urllib.parse import parse_qsl, unquote_to_bytes
 
-from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.errors import error_response
@@ -74,7 +75,11 @@ class RequestContextMiddleware:
     refusal of a URL that is not UTF-8 or repeats a query parameter, safe headers on the
     response, a metric and a log line; and an unhandled exception turned into a logged 500 in
     the project's error format (with those headers, which Starlette's own error page would
-    lack)."""
+    lack).
+
+    It runs on every request, so its per-request work is kept small: one pass over the request
+    headers, response headers added as prepared bytes, metric series looked up once per route.
+    """
 
     def __init__(
         self,
@@ -87,38 +92,46 @@ class RequestContextMiddleware:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.trusted_proxies = tuple(trusted_proxies)
-        self.headers = list(SECURITY_HEADERS.items()) + ([HSTS] if hsts else [])
+        defaults = {**SECURITY_HEADERS, **dict([HSTS] if hsts else [])}
+        self.api_defaults = _encoded(defaults)
+        # Pages get their own CSP whatever they say; other defaults yield to the response's.
+        self.page_csp = _encoded({"Content-Security-Policy": PAGE_CSP})
+        self.page_defaults = _encoded(
+            {name: value for name, value in defaults.items() if name != "Content-Security-Policy"}
+        )
+        self._series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        request_id = _request_id_from(scope)
+        request = _RequestHeaders(scope["headers"])
+        request_id = request.request_id or _new_request_id()
         token = request_id_var.set(request_id)
         state = scope.setdefault("state", {})
         state["client_ip"] = self.client_ip(scope)
         status = 500
         response_started = False
-        is_page = scope["path"].startswith(PAGE_PATHS)
+        forced = [(b"x-request-id", request_id.encode("latin-1"))]
+        defaults = self.api_defaults
+        if scope["path"].startswith(PAGE_PATHS):
+            forced += self.page_csp
+            defaults = self.page_defaults
 
         async def send_with_headers(message: Message) -> None:
             nonlocal response_started, status
             if message["type"] == "http.response.start":
                 response_started = True
                 status = message["status"]
-                headers = MutableHeaders(scope=message)
-                headers["X-Request-ID"] = request_id
-                for name, value in self.headers:
-                    headers.setdefault(name, value)
-                if is_page:
-                    headers["Content-Security-Policy"] = PAGE_CSP
+                message["headers"] = _with_headers(message.get("headers", ()), forced, defaults)
             await send(message)
 
-        body_limit = _BodyLimit(receive, self.max_body_bytes)
+        # Only a request that declares a body (Content-Length or Transfer-Encoding) has one.
+        body_limit = _BodyLimit(receive, self.max_body_bytes) if request.has_body else None
 
         async def send_from_app(message: Message) -> None:
-            if body_limit.exceeded:
+            if body_limit is not None and body_limit.exceeded:
                 # The app caught the overflow and answered for itself (FastAPI answers 400
                 # to a body model it could not read): the client gets the 413 instead.
                 if message["type"] == "http.response.start" and not response_started:
@@ -127,7 +140,7 @@ class RequestContextMiddleware:
             await send_with_headers(message)
 
         try:
-            if self._declared_length(scope) > self.max_body_bytes:
+            if request.content_length > self.max_body_bytes:
                 raise PayloadTooLarge()
             if _url_is_not_utf8(scope):
                 await error_response(400, NOT_UTF8)(scope, receive, send_with_headers)
@@ -137,7 +150,7 @@ class RequestContextMiddleware:
                     scope, receive, send_with_headers
                 )
                 return
-            await self.app(scope, body_limit, send_from_app)
+            await self.app(scope, body_limit or receive, send_from_app)
         except PayloadTooLarge:
             if response_started:
                 raise
@@ -151,16 +164,6 @@ class RequestContextMiddleware:
         finally:
             self._record(scope, status, time.perf_counter() - started)
             request_id_var.reset(token)
-
-    @staticmethod
-    def _declared_length(scope: Scope) -> int:
-        for name, value in scope["headers"]:
-            if name == b"content-length":
-                try:
-                    return int(value)
-                except ValueError:
-                    return 0
-        return 0
 
     def client_ip(self, scope: Scope) -> str:
         """The socket peer; behind a trusted proxy, the rightmost X-Forwarded-For entry that is
@@ -186,13 +189,21 @@ class RequestContextMiddleware:
             return False
         return any(ip in network for network in self.trusted_proxies)
 
-    @staticmethod
-    def _record(scope: Scope, status: int, duration: float) -> None:
+    def _record(self, scope: Scope, status: int, duration: float) -> None:
         template = _route_template(scope)
         method = scope["method"] if scope["method"] in _KNOWN_METHODS else "OTHER"
-        HTTP_REQUESTS.labels(method, template, str(status)).inc()
-        HTTP_LATENCY.labels(method, template).observe(duration)
-        if template in QUIET_ROUTES:
+        key = (method, template, status)
+        series = self._series.get(key)
+        if series is None:  # bounded: methods x route templates x statuses
+            series = (
+                HTTP_REQUESTS.labels(method, template, str(status)),
+                HTTP_LATENCY.labels(method, template),
+            )
+            self._series[key] = series
+        requests, latency = series
+        requests.inc()
+        latency.observe(duration)
+        if template in QUIET_ROUTES or not logger.isEnabledFor(logging.INFO):
             return
         state = scope.get("state", {})
         logger.info(
@@ -211,6 +222,59 @@ class RequestContextMiddleware:
                 }
             },
         )
+
+
+class _RequestHeaders:
+    """What the middleware needs from the request headers, in one pass."""
+
+    __slots__ = ("content_length", "has_body", "request_id")
+
+    def __init__(self, headers: Sequence[tuple[bytes, bytes]]) -> None:
+        self.content_length = 0
+        self.has_body = False
+        self.request_id: str | None = None
+        for name, value in headers:
+            if name == b"content-length":
+                self.has_body = True
+                try:
+                    self.content_length = int(value)
+                except ValueError:
+                    self.content_length = 0
+            elif name == b"transfer-encoding":
+                self.has_body = True
+            elif name == b"x-request-id" and self.request_id is None:
+                candidate = value.decode("latin-1")
+                # A client's id is kept only when it is safe to log; else a new one is made.
+                self.request_id = candidate if _SANE_REQUEST_ID.fullmatch(candidate) else ""
+
+
+# A request id names a request in logs: it must be unique, not unpredictable. A random prefix
+# per process and a counter make one without a system call per request.
+_PROCESS_PREFIX = secrets.token_hex(8)
+_request_numbers = itertools.count()
+
+
+def _new_request_id() -> str:
+    return f"{_PROCESS_PREFIX}{next(_request_numbers):016x}"
+
+
+def _encoded(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
+    return [
+        (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()
+    ]
+
+
+def _with_headers(
+    headers: Iterable[tuple[bytes, bytes]],
+    forced: list[tuple[bytes, bytes]],
+    defaults: list[tuple[bytes, bytes]],
+) -> list[tuple[bytes, bytes]]:
+    """The response headers with the forced ones in place of any of the same name, and each
+    default added unless the response set that header itself."""
+    forced_names = {name for name, _ in forced}
+    kept = [header for header in headers if header[0] not in forced_names]
+    present = {name for name, _ in kept}
+    return [*kept, *forced, *(header for header in defaults if header[0] not in present)]
 
 
 def _is_ip(value: str) -> bool:
@@ -270,13 +334,3 @@ def _duplicate_body(name: str) -> dict[str, object]:
         "code": "validation_error",
         "errors": [{"loc": ["query", name], "msg": reason, "type": "duplicate_parameter"}],
     }
-
-
-def _request_id_from(scope: Scope) -> str:
-    for name, value in scope["headers"]:
-        if name == b"x-request-id":
-            candidate: str = value.decode("latin-1")
-            if _SANE_REQUEST_ID.fullmatch(candidate):
-                return candidate
-            break
-    return uuid.uuid4().hex

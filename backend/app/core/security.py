@@ -110,9 +110,7 @@ class AccessTokenCodec:
 
     def decode(self, token: str) -> AccessClaims:
         try:
-            if not is_access_token_typ(jwt.get_unverified_header(token).get("typ")):
-                raise InvalidToken()
-            claims = jwt.decode(
+            decoded = jwt.decode_complete(
                 token,
                 self._key,
                 algorithms=[self._algorithm],  # pinned: "none" and key confusion are refused
@@ -124,7 +122,11 @@ class AccessTokenCodec:
             raise TokenExpired() from None
         except jwt.InvalidTokenError:
             raise InvalidToken() from None
-        if claims["type"] != ACCESS_TOKEN_TYPE:
+        claims = decoded["payload"]
+        if (
+            not is_access_token_typ(decoded["header"].get("typ"))
+            or claims["type"] != ACCESS_TOKEN_TYPE
+        ):
             raise InvalidToken()
         try:
             user_id = int(claims["sub"])
