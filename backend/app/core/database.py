@@ -221,6 +221,15 @@ class Database:
         await self.engine.dispose()
 
 
+async def get_database(request: Request) -> Database:
+    """The app's Database: for reads that need no transaction (Database.fetch)."""
+    database: Database = request.app.state.database
+    return database
+
+
+DatabaseDep = Annotated[Database, Depends(get_database)]
+
+
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """One session, one transaction per request: committed on success, rolled back on error.
 

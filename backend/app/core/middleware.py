@@ -4,6 +4,7 @@ costs a lot per request, and this sits on the hot path."""
 import ipaddress
 import itertools
 import logging
+import os
 import re
 import secrets
 import time
@@ -250,12 +251,20 @@ class _RequestHeaders:
 
 # A request id names a request in logs: it must be unique, not unpredictable. A random prefix
 # per process and a counter make one without a system call per request.
-_PROCESS_PREFIX = secrets.token_hex(8)
+_process_prefix = secrets.token_hex(8)
 _request_numbers = itertools.count()
 
 
 def _new_request_id() -> str:
-    return f"{_PROCESS_PREFIX}{next(_request_numbers):016x}"
+    return f"{_process_prefix}{next(_request_numbers):016x}"
+
+
+def _new_process_prefix() -> None:
+    global _process_prefix  # a forked worker must not repeat its parent's ids
+    _process_prefix = secrets.token_hex(8)
+
+
+os.register_at_fork(after_in_child=_new_process_prefix)
 
 
 def _encoded(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
