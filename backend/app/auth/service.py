@@ -11,9 +11,21 @@ import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, NoReturn
+from typing import Any, NoReturn, cast
 
-from sqlalchemy import ColumnElement, Select, bindparam, case, delete, exists, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Table,
+    bindparam,
+    case,
+    delete,
+    exists,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -323,28 +335,70 @@ async def start_session(
     )
     session.add(auth_session)
     await session.flush()
-    return await _issue_tokens(session, access_tokens, auth_session)
+    return await _issue_tokens(
+        session,
+        access_tokens,
+        user_id=user_id,
+        session_id=auth_session.id,
+        session_expires_at=auth_session.expires_at,
+    )
+
+
+# Rotation runs as three Core statements built once (no ORM unit of work, no statement rebuilt
+# per request): POST /auth/refresh is the busiest write of the service (BENCHMARKS.md).
+_refresh_tokens = cast(Table, RefreshToken.__table__)
+_auth_sessions = cast(Table, AuthSession.__table__)
+
+# The presented token, if live, is revoked: of several requests presenting it, one wins.
+_REVOKE_PRESENTED_TOKEN = (
+    update(_refresh_tokens)
+    .where(
+        _refresh_tokens.c.token_hash == bindparam("presented_hash"),
+        _refresh_tokens.c.revoked_at.is_(None),
+        _refresh_tokens.c.expires_at > bindparam("now"),
+    )
+    .values(revoked_at=bindparam("now"))
+    .returning(_refresh_tokens.c.family_id)
+)
+# Its session, if live, not idle too long and its user active, is marked used.
+_TOUCH_LIVE_SESSION = (
+    update(_auth_sessions)
+    .where(
+        _auth_sessions.c.id == bindparam("session_id"),
+        _auth_sessions.c.revoked_at.is_(None),
+        _auth_sessions.c.last_used_at >= bindparam("idle_since"),
+        exists().where(User.id == _auth_sessions.c.user_id, User.is_active.is_(True)),
+    )
+    .values(last_used_at=bindparam("now"))
+    .returning(_auth_sessions.c.user_id, _auth_sessions.c.expires_at)
+)
+_INSERT_REFRESH_TOKEN = insert(_refresh_tokens)
 
 
 async def _issue_tokens(
-    session: AsyncSession, access_tokens: AccessTokenCodec, auth_session: AuthSession
+    session: AsyncSession,
+    access_tokens: AccessTokenCodec,
+    *,
+    user_id: int,
+    session_id: uuid.UUID,
+    session_expires_at: datetime,
 ) -> TokenPair:
     refresh_token = new_opaque_token()
-    session.add(
-        RefreshToken(
-            user_id=auth_session.user_id,
-            token_hash=hash_opaque_token(refresh_token),
-            family_id=auth_session.id,
+    await session.execute(
+        _INSERT_REFRESH_TOKEN,
+        {
+            "user_id": user_id,
+            "token_hash": hash_opaque_token(refresh_token),
+            "family_id": session_id,
             # Rotation never extends a session: every token ends when its session does.
-            expires_at=auth_session.expires_at,
-        )
+            "expires_at": session_expires_at,
+        },
     )
-    await session.flush()
     return TokenPair(
-        access_token=access_tokens.issue(auth_session.user_id, session_id=str(auth_session.id)),
+        access_token=access_tokens.issue(user_id, session_id=str(session_id)),
         refresh_token=refresh_token,
         expires_in=int(access_tokens.lifetime.total_seconds()),
-        session_expires_at=auth_session.expires_at,
+        session_expires_at=session_expires_at,
     )
 
 
@@ -365,32 +419,45 @@ async def rotate_refresh_token(
     now = utcnow()
     token_hash = hash_opaque_token(refresh_token)
     rotated = (
-        await session.execute(
-            update(RefreshToken)
-            .where(
-                RefreshToken.token_hash == token_hash,
-                RefreshToken.revoked_at.is_(None),
-                RefreshToken.expires_at > now,
-            )
-            .values(revoked_at=now)
-            .returning(RefreshToken.family_id)
-        )
+        await session.execute(_REVOKE_PRESENTED_TOKEN, {"presented_hash": token_hash, "now": now})
     ).first()
     if rotated is None:
         await _explain_rejected_refresh(session, client, token_hash)
-    auth_session = await session.get_one(AuthSession, rotated.family_id)
-    user_is_active = await session.scalar(
-        select(User.is_active).where(User.id == auth_session.user_id)
+    idle_since = now - timedelta(days=settings.refresh_idle_days)
+    touched = (
+        await session.execute(
+            _TOUCH_LIVE_SESSION,
+            {"session_id": rotated.family_id, "idle_since": idle_since, "now": now},
+        )
+    ).first()
+    if touched is None:
+        await _explain_dead_session(session, rotated.family_id, idle_since)
+    REFRESHES.labels("rotated").inc()
+    return await _issue_tokens(
+        session,
+        access_tokens,
+        user_id=touched.user_id,
+        session_id=rotated.family_id,
+        session_expires_at=touched.expires_at,
     )
-    if auth_session.revoked_at is not None or not user_is_active:
-        REFRESHES.labels("revoked").inc()
-        raise RefreshTokenRevoked()
-    if auth_session.last_used_at < now - timedelta(days=settings.refresh_idle_days):
+
+
+async def _explain_dead_session(
+    session: AsyncSession, session_id: uuid.UUID, idle_since: datetime
+) -> NoReturn:
+    """Why a live token's session refused to be used (the rare path: it may be slow)."""
+    row = (
+        await session.execute(
+            select(AuthSession.revoked_at, AuthSession.last_used_at, User.is_active)
+            .join(User, User.id == AuthSession.user_id)
+            .where(AuthSession.id == session_id)
+        )
+    ).one()
+    if row.revoked_at is None and row.is_active and row.last_used_at < idle_since:
         REFRESHES.labels("expired").inc()
         raise RefreshTokenExpired("The session was idle too long; log in again.")
-    auth_session.last_used_at = now
-    REFRESHES.labels("rotated").inc()
-    return await _issue_tokens(session, access_tokens, auth_session)
+    REFRESHES.labels("revoked").inc()
+    raise RefreshTokenRevoked()
 
 
 async def _explain_rejected_refresh(
