@@ -9,14 +9,13 @@ import re
 import secrets
 import time
 from collections.abc import Iterable, Sequence
-from typing import Any
 from urllib.parse import parse_qsl, unquote_to_bytes
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.errors import error_response
 from app.core.logging import request_id_var
-from app.core.metrics import HTTP_LATENCY, HTTP_REQUESTS
+from app.core.metrics import HTTP_METRICS
 
 logger = logging.getLogger("app.request")
 
@@ -35,6 +34,9 @@ SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
 }
 HSTS = ("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+OUR_HEADER_NAMES = frozenset(
+    name.lower().encode("latin-1") for name in [*SECURITY_HEADERS, HSTS[0], "X-Request-ID"]
+)
 # The interactive docs and the console load scripts, styles and images of their own.
 PAGE_CSP = (
     "default-src 'self'; img-src 'self' data:; script-src 'self' 'unsafe-inline'; "
@@ -100,7 +102,6 @@ class RequestContextMiddleware:
         self.page_defaults = _encoded(
             {name: value for name, value in defaults.items() if name != "Content-Security-Policy"}
         )
-        self._series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -128,17 +129,22 @@ class RequestContextMiddleware:
                 message["headers"] = _with_headers(message.get("headers", ()), forced, defaults)
             await send(message)
 
-        # Only a request that declares a body (Content-Length or Transfer-Encoding) has one.
-        body_limit = _BodyLimit(receive, self.max_body_bytes) if request.has_body else None
+        # Only a request that declares a body (Content-Length or Transfer-Encoding) has one,
+        # and only then is its receive counted and its answer watched.
+        app_receive: Receive = receive
+        send_from_app = send_with_headers
+        if request.has_body:
+            body_limit = _BodyLimit(receive, self.max_body_bytes)
+            app_receive = body_limit
 
-        async def send_from_app(message: Message) -> None:
-            if body_limit is not None and body_limit.exceeded:
-                # The app caught the overflow and answered for itself (FastAPI answers 400
-                # to a body model it could not read): the client gets the 413 instead.
-                if message["type"] == "http.response.start" and not response_started:
-                    await error_response(413, TOO_LARGE)(scope, receive, send_with_headers)
-                return
-            await send_with_headers(message)
+            async def send_from_app(message: Message) -> None:
+                if body_limit.exceeded:
+                    # The app caught the overflow and answered for itself (FastAPI answers 400
+                    # to a body model it could not read): the client gets the 413 instead.
+                    if message["type"] == "http.response.start" and not response_started:
+                        await error_response(413, TOO_LARGE)(scope, receive, send_with_headers)
+                    return
+                await send_with_headers(message)
 
         try:
             if request.content_length > self.max_body_bytes:
@@ -151,7 +157,7 @@ class RequestContextMiddleware:
                     scope, receive, send_with_headers
                 )
                 return
-            await self.app(scope, body_limit or receive, send_from_app)
+            await self.app(scope, app_receive, send_from_app)
         except PayloadTooLarge:
             if response_started:
                 raise
@@ -193,17 +199,7 @@ class RequestContextMiddleware:
     def _record(self, scope: Scope, status: int, duration: float) -> None:
         template = _route_template(scope)
         method = scope["method"] if scope["method"] in _KNOWN_METHODS else "OTHER"
-        key = (method, template, status)
-        series = self._series.get(key)
-        if series is None:  # bounded: methods x route templates x statuses
-            series = (
-                HTTP_REQUESTS.labels(method, template, str(status)),
-                HTTP_LATENCY.labels(method, template),
-            )
-            self._series[key] = series
-        requests, latency = series
-        requests.inc()
-        latency.observe(duration)
+        HTTP_METRICS.observe(method, template, status, duration)
         if template in QUIET_ROUTES or not logger.isEnabledFor(logging.INFO):
             return
         state = scope.get("state", {})
@@ -280,6 +276,10 @@ def _with_headers(
 ) -> list[tuple[bytes, bytes]]:
     """The response headers with the forced ones in place of any of the same name, and each
     default added unless the response set that header itself."""
+    headers = list(headers)
+    names = {name for name, _ in headers}
+    if names.isdisjoint(OUR_HEADER_NAMES):  # the usual case: the response set none of ours
+        return headers + forced + defaults
     forced_names = {name for name, _ in forced}
     kept = [header for header in headers if header[0] not in forced_names]
     present = {name for name, _ in kept}
@@ -314,12 +314,14 @@ def _route_template(scope: Scope) -> str:
 def _url_is_not_utf8(scope: Scope) -> bool:
     """Whether the path or query string decodes to something other than UTF-8 (the server
     would otherwise replace the bad bytes with U+FFFD and let a mangled value through)."""
-    for part in (scope.get("raw_path") or b"", scope["query_string"]):
-        if b"%" in part or not part.isascii():
-            try:
-                unquote_to_bytes(part).decode("utf-8")
-            except UnicodeDecodeError:
-                return True
+    # "?" keeps an escape cut short at the end of the path from joining the query's.
+    url = (scope.get("raw_path") or b"") + b"?" + scope["query_string"]
+    if b"%" not in url and url.isascii():
+        return False
+    try:
+        unquote_to_bytes(url).decode("utf-8")
+    except UnicodeDecodeError:
+        return True
     return False
 
 
