@@ -8,7 +8,7 @@ from typing import Any, Protocol
 
 import httpx
 import pytest
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, event, insert, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
@@ -177,3 +177,36 @@ def auth_headers(app: Any) -> Callable[[User], dict[str, str]]:
         return {"Authorization": f"Bearer {codec.issue(user.id)}"}
 
     return headers
+
+
+@pytest.fixture
+def statements(app: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """The SQL that py-auth sends while the test runs: through SQLAlchemy's cursor, or straight
+    on asyncpg's connection (a hot path may skip SQLAlchemy's execution layer; and there, on
+    PostgreSQL, go the BEGIN, COMMIT and ROLLBACK of SQLAlchemy's transactions)."""
+    seen: list[str] = []
+    engine = app.state.database.engine.sync_engine
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        seen.append(statement)
+
+    if ON_POSTGRES:
+        import asyncpg
+
+        for method in ("fetch", "execute"):
+            monkeypatch.setattr(asyncpg.Connection, method, _recording(seen, method))
+    event.listen(engine, "before_cursor_execute", record)
+    yield seen
+    event.remove(engine, "before_cursor_execute", record)
+
+
+def _recording(seen: list[str], method: str) -> Callable[..., Awaitable[Any]]:
+    import asyncpg
+
+    original = getattr(asyncpg.Connection, method)
+
+    async def call_and_record(self: Any, query: str, *args: Any, **kwargs: Any) -> Any:
+        seen.append(query)
+        return await original(self, query, *args, **kwargs)
+
+    return call_and_record

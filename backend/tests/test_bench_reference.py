@@ -7,7 +7,7 @@ The reference app runs raw asyncpg, so the comparisons run on PostgreSQL only
 import importlib.util
 import re
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
@@ -16,7 +16,6 @@ from typing import Any
 import httpx
 import pytest
 from pydantic import TypeAdapter
-from sqlalchemy import event
 
 from tests.helpers import ON_POSTGRES, PASSWORD, TEST_SECRET, bearer, login
 
@@ -57,31 +56,6 @@ async def reference_client(
         transport = httpx.ASGITransport(app=reference_app)
         async with httpx.AsyncClient(transport=transport, base_url="http://reference") as http:
             yield http
-
-
-@pytest.fixture
-def statements(app: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
-    """The SQL that py-auth sends while the test runs: through SQLAlchemy's cursor, or straight
-    on asyncpg's connection (a hot path may skip SQLAlchemy's execution layer)."""
-    seen: list[str] = []
-    engine = app.state.database.engine.sync_engine
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        seen.append(statement)
-
-    if ON_POSTGRES:
-        import asyncpg
-
-        fetch = asyncpg.Connection.fetch
-
-        async def fetch_and_record(self: Any, query: str, *args: Any, **kwargs: Any) -> Any:
-            seen.append(query)
-            return await fetch(self, query, *args, **kwargs)
-
-        monkeypatch.setattr(asyncpg.Connection, "fetch", fetch_and_record)
-    event.listen(engine, "before_cursor_execute", record)
-    yield seen
-    event.remove(engine, "before_cursor_execute", record)
 
 
 def _normalized(sql: str) -> str:

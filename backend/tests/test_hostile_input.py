@@ -290,4 +290,4 @@ async def test_times_at_the_ends_of_the_calendar_filter_instead_of_failing(
     )
 
     assert response.status_code == 200, response.text
-    assert response.json()["total"] == expected
+    assert len(response.json()["items"]) == expected

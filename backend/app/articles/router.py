@@ -10,8 +10,9 @@ from app.articles.dependencies import (
     ArticleEditor,
     ArticleReader,
 )
-from app.articles.schemas import ArticleCreate, ArticleRead, ArticleUpdate
-from app.core.database import SessionDep
+from app.articles.schemas import ArticleCreate, ArticleRead, ArticleUpdate, AuthorRead
+from app.articles.service import ListedArticle
+from app.core.database import DatabaseDep, SessionDep
 from app.core.errors import error_responses
 from app.core.pagination import Page, PageParamsDep
 
@@ -20,14 +21,31 @@ router = APIRouter(prefix="/articles", tags=["articles"])
 
 @router.get("", response_model=Page[ArticleRead])
 async def list_articles(
-    _: ArticleReader, session: SessionDep, page: PageParamsDep
+    _: ArticleReader, database: DatabaseDep, page: PageParamsDep
 ) -> Page[ArticleRead]:
-    articles, total = await service.list_articles(session, page)
+    # The hot read: no ORM session, no transaction (see service.list_articles).
+    articles, has_more = await service.list_articles(database, page)
     return Page(
-        items=[ArticleRead.model_validate(article) for article in articles],
-        total=total,
+        items=[_article_read(article) for article in articles],
         limit=page.limit,
         offset=page.offset,
+        has_more=has_more,
+    )
+
+
+def _article_read(article: ListedArticle) -> ArticleRead:
+    author = (
+        None
+        if article.author_id is None
+        else AuthorRead(id=article.author_id, full_name=article.author_full_name)
+    )
+    return ArticleRead(
+        id=article.id,
+        title=article.title,
+        body=article.body,
+        author=author,
+        created_at=article.created_at,
+        updated_at=article.updated_at,
     )
 
 

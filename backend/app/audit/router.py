@@ -28,12 +28,12 @@ async def list_audit_events(
     since: Annotated[datetime | None, Query(description="From this time (inclusive).")] = None,
     until: Annotated[datetime | None, Query(description="Before this time.")] = None,
 ) -> Page[AuditEventRead]:
-    events, total = await service.list_events(
+    events, has_more = await service.list_events(
         session, page, event=event, user_id=user_id, since=since, until=until
     )
     return Page(
         items=[AuditEventRead.model_validate(item) for item in events],
-        total=total,
         limit=page.limit,
         offset=page.offset,
+        has_more=has_more,
     )

@@ -10,12 +10,12 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, or_, select
+from sqlalchemy import ColumnElement, delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.models import AuditEvent
 from app.core.context import ClientContext
-from app.core.pagination import PageParams
+from app.core.pagination import PageParams, page_of
 
 logger = logging.getLogger("app.audit")
 
@@ -75,7 +75,8 @@ async def list_events(
     user_id: int | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
-) -> tuple[list[AuditEvent], int]:
+) -> tuple[list[AuditEvent], bool]:
+    """A page of events, newest first, and whether more follow."""
     conditions: list[ColumnElement[bool]] = []
     if event:
         conditions.append(AuditEvent.event == event)
@@ -87,15 +88,14 @@ async def list_events(
         conditions.append(AuditEvent.occurred_at >= _as_utc(since))
     if until is not None:
         conditions.append(AuditEvent.occurred_at < _as_utc(until))
-    total = await session.scalar(select(func.count()).select_from(AuditEvent).where(*conditions))
     events = await session.scalars(
         select(AuditEvent)
         .where(*conditions)
         .order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc())
-        .limit(page.limit)
+        .limit(page.fetch_limit)
         .offset(page.offset)
     )
-    return list(events), total or 0
+    return page_of(events.all(), page)
 
 
 def _as_utc(moment: datetime) -> datetime:

@@ -11,11 +11,10 @@ from fastapi.security import OAuth2PasswordBearer
 from app.audit import service as audit
 from app.audit.service import Event
 from app.auth import service
-from app.auth.exceptions import PermissionDeniedRecorded
 from app.auth.schemas import Principal
 from app.core.config import Settings
-from app.core.context import ClientContextDep
-from app.core.database import Database, SessionDep
+from app.core.context import client_context
+from app.core.database import Database
 from app.core.errors import InvalidToken, NotAuthenticated, PermissionDenied
 from app.core.security import AccessTokenCodec, PasswordHasher
 
@@ -87,26 +86,31 @@ def _mark(
 def require_permission(*names: str) -> Any:
     """Depends on a caller who holds every one of these permissions, else 403 (audited)."""
 
-    async def check(
-        user: CurrentUser, request: Request, session: SessionDep, client: ClientContextDep
-    ) -> Principal:
+    async def check(user: CurrentUser, request: Request) -> Principal:
         missing = [name for name in names if name not in user.permissions]
         if missing:
-            route = getattr(request.scope.get("route"), "path", request.url.path)
-            audit.record(
-                session,
-                Event.PERMISSION_DENIED,
-                client,
-                actor_id=user.id,
-                route=f"{request.method} {route}",
-                missing=missing,
-            )
-            raise PermissionDeniedRecorded(
-                f"Missing permission: {', '.join(missing)}.", missing=missing
-            )
+            await _record_denial(request, user, missing)
+            raise PermissionDenied(f"Missing permission: {', '.join(missing)}.", missing=missing)
         return user
 
     return _mark(check, permissions=names)
+
+
+async def _record_denial(request: Request, user: Principal, missing: list[str]) -> None:
+    """The refusal, in the audit log, in a transaction of its own: a granted request (the
+    common case) then needs no session at all, and the record survives the refusal."""
+    route = getattr(request.scope.get("route"), "path", request.url.path)
+    database: Database = request.app.state.database
+    async with database.sessionmaker() as session:
+        audit.record(
+            session,
+            Event.PERMISSION_DENIED,
+            await client_context(request),
+            actor_id=user.id,
+            route=f"{request.method} {route}",
+            missing=missing,
+        )
+        await session.commit()
 
 
 def require_role(*names: str) -> Any:

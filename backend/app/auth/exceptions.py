@@ -28,12 +28,6 @@ class SessionNotFound(NotFound):
     detail = "Session not found."
 
 
-class PermissionDeniedRecorded(PermissionDenied):
-    """A refusal recorded in the audit log (the record must survive the refusal)."""
-
-    persist_changes = True
-
-
 class RefreshTokenInvalid(NotAuthenticated):
     code = "invalid_token"
     detail = "The refresh token is invalid."

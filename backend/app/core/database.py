@@ -26,6 +26,10 @@ from app.core.errors import AppError
 
 logger = logging.getLogger(__name__)
 
+AnySelect = Select[*tuple[Any, ...]]  # a SELECT of any columns
+# An execution option of ours: the connection serves one read, in no transaction of its own.
+SINGLE_READ = "py_auth_single_read"
+
 # Stable constraint names, so that migrations can name what they alter or drop.
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -135,7 +139,9 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         # SQLite has one writer. Taking the write lock when a transaction starts makes
         # concurrent requests wait their turn instead of failing with "database is locked"
         # when a read transaction later tries to write. SQLite is for development only.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # A single read (Database.fetch) runs in SQLite's autocommit and takes no lock.
+        if not connection.get_execution_options().get(SINGLE_READ):
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def dialect_insert(session: AsyncSession, table: Any) -> Any:
@@ -151,10 +157,10 @@ class Database:
         self.engine = create_engine(settings)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
         self._on_asyncpg = self.engine.dialect.driver == "asyncpg"
-        self._compiled: dict[Select[Any], tuple[str, tuple[str, ...]]] = {}
+        self._compiled: dict[AnySelect, tuple[str, tuple[str, ...]]] = {}
 
     async def fetch(
-        self, statement: Select[Any], parameters: Mapping[str, Any]
+        self, statement: AnySelect, parameters: Mapping[str, Any]
     ) -> Sequence[Sequence[Any]]:
         """The rows of one read, outside any transaction: one round trip, no BEGIN or COMMIT.
 
@@ -187,7 +193,7 @@ class Database:
         # SQLAlchemy, which reconnects, and whose errors are the ones the app answers.
         return await self._fetch_through_sqlalchemy(statement, parameters)
 
-    def _compile(self, statement: Select[Any]) -> tuple[str, tuple[str, ...]]:
+    def _compile(self, statement: AnySelect) -> tuple[str, tuple[str, ...]]:
         compiled = self._compiled.get(statement)
         if compiled is None:
             sql = statement.compile(dialect=self.engine.dialect)
@@ -196,12 +202,11 @@ class Database:
         return compiled
 
     async def _fetch_through_sqlalchemy(
-        self, statement: Select[Any], parameters: Mapping[str, Any], *, retry: bool = True
+        self, statement: AnySelect, parameters: Mapping[str, Any], *, retry: bool = True
     ) -> Sequence[Sequence[Any]]:
         try:
             async with self.engine.connect() as connection:
-                if self._on_asyncpg:
-                    connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
+                connection = await connection.execution_options(**{SINGLE_READ: True})
                 rows: Sequence[Sequence[Any]] = (
                     await connection.execute(statement, parameters)
                 ).all()

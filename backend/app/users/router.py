@@ -70,12 +70,12 @@ async def list_users(
         str | None, Query(max_length=64, pattern=NO_NUL, description="Role name.")
     ] = None,
 ) -> Page[UserRead]:
-    users, total = await service.list_users(session, UsersFilter(email=email, role=role), page)
+    users, has_more = await service.list_users(session, UsersFilter(email=email, role=role), page)
     return Page(
         items=[UserRead.from_user(user) for user in users],
-        total=total,
         limit=page.limit,
         offset=page.offset,
+        has_more=has_more,
     )
 
 

@@ -2,7 +2,7 @@
 
 from collections.abc import Awaitable, Callable
 
-from sqlalchemy import Select, delete, func, select
+from sqlalchemy import Select, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 from sqlalchemy.sql import ColumnElement
@@ -13,7 +13,7 @@ from app.auth.models import Permission, Role, User, role_permissions, user_roles
 from app.auth.schemas import Principal
 from app.auth.service import revoke_all_sessions
 from app.core.context import ClientContext
-from app.core.pagination import PageParams
+from app.core.pagination import PageParams, page_of
 from app.core.security import PasswordHasher
 from app.users.exceptions import LastAdminProtected, RoleChangeDenied, UnknownRole, UserNotFound
 from app.users.schemas import UsersFilter, UserUpdate
@@ -34,7 +34,8 @@ async def get_user(session: AsyncSession, user_id: int) -> User:
 
 async def list_users(
     session: AsyncSession, filters: UsersFilter, page: PageParams
-) -> tuple[list[User], int]:
+) -> tuple[list[User], bool]:
+    """A page of users, newest first, and whether more follow."""
     conditions: list[ColumnElement[bool]] = []
     if filters.email:
         # Emails are stored lower case; escape LIKE wildcards so the filter is a substring.
@@ -43,15 +44,14 @@ async def list_users(
         conditions.append(User.email.like(f"%{escaped}%", escape="\\"))
     if filters.role:
         conditions.append(User.roles.any(Role.name == filters.role))
-    total = await session.scalar(select(func.count()).select_from(User).where(*conditions))
     users = await session.scalars(
         _users_query()
         .where(*conditions)
         .order_by(User.created_at.desc(), User.id.desc())
-        .limit(page.limit)
+        .limit(page.fetch_limit)
         .offset(page.offset)
     )
-    return list(users), total or 0
+    return page_of(users.all(), page)
 
 
 async def update_profile(session: AsyncSession, user_id: int, *, full_name: str | None) -> User:

@@ -169,26 +169,48 @@ async def test_filters_combine(client, reader, add_event):
     assert ids == [wanted]
 
 
-async def test_events_are_paged_with_the_total(client, reader, add_event):
+async def test_events_are_paged_saying_whether_more_follow(client, reader, add_event):
     ids = [await add_event(at=T0 + timedelta(minutes=minute)) for minute in range(5)]
 
     response = await client.get("/audit-events", params={"limit": 2, "offset": 1}, headers=reader)
 
     body = response.json()
     assert [item["id"] for item in body["items"]] == [ids[3], ids[2]]
-    assert (body["total"], body["limit"], body["offset"]) == (5, 2, 1)
+    assert (body["limit"], body["offset"], body["has_more"]) == (2, 1, True)
 
 
-async def test_the_total_counts_the_filtered_events(client, reader, add_event):
-    for _ in range(3):
-        await add_event("logout")
+async def test_an_exactly_full_page_with_nothing_after_has_no_more(client, reader, add_event):
+    for minute in range(2):
+        await add_event(at=T0 + timedelta(minutes=minute))
+
+    response = await client.get("/audit-events", params={"limit": 2}, headers=reader)
+
+    body = response.json()
+    assert len(body["items"]) == 2
+    assert body["has_more"] is False
+
+
+async def test_the_last_page_has_no_more(client, reader, add_event):
+    ids = [await add_event(at=T0 + timedelta(minutes=minute)) for minute in range(5)]
+
+    response = await client.get("/audit-events", params={"limit": 2, "offset": 4}, headers=reader)
+
+    body = response.json()
+    assert [item["id"] for item in body["items"]] == [ids[0]]
+    assert body["has_more"] is False
+
+
+async def test_has_more_counts_only_the_filtered_events(client, reader, add_event):
+    await add_event("logout")
     await add_event("login_failed")
 
     response = await client.get(
         "/audit-events", params={"event": "logout", "limit": 1}, headers=reader
     )
 
-    assert response.json()["total"] == 3
+    body = response.json()
+    assert len(body["items"]) == 1
+    assert body["has_more"] is False
 
 
 async def test_reading_the_audit_log_needs_read_audit(client, make_user, auth_headers):

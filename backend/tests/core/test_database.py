@@ -1,6 +1,7 @@
 """Database.fetch, the read made on every request: the rows SQLAlchemy would give, one round
 trip, and a pooled connection the database dropped costs the caller nothing."""
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -80,3 +81,19 @@ async def _terminate_backend(database: Database, backend_pid: int) -> None:
             )
     finally:
         await killer.dispose()
+
+
+async def test_a_read_does_not_wait_for_a_writer(app, make_user):
+    """On SQLite, a write transaction holds the one write lock: the caller's read on every
+    request must not queue behind it."""
+    database = app.state.database
+    user = await make_user()
+    async with database.sessionmaker() as writer:
+        await writer.execute(
+            text("UPDATE users SET full_name = 'Writing' WHERE id = :id"), {"id": user.id}
+        )
+
+        rows = await asyncio.wait_for(database.fetch(USER_BY_ID, {"user_id": user.id}), 2)
+
+        assert rows[0][0] == user.id
+        await writer.rollback()

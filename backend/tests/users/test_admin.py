@@ -75,7 +75,7 @@ class TestListUsers:
 
         assert response.status_code == 200
         page = response.json()
-        assert (page["total"], page["limit"], page["offset"]) == (1, 20, 0)
+        assert (page["limit"], page["offset"], page["has_more"]) == (20, 0, False)
         (item,) = page["items"]
         assert item["id"] == viewer.id
         assert item["email"] == "viewer@example.com"
@@ -94,7 +94,38 @@ class TestListUsers:
         page = response.json()
         # Newest first: the window is the 2nd and 3rd newest.
         assert emails(page) == ["u3@example.com", "u2@example.com"]
-        assert (page["total"], page["limit"], page["offset"]) == (5, 2, 1)
+        assert (page["limit"], page["offset"], page["has_more"]) == (2, 1, True)
+
+    async def test_an_exactly_full_page_with_nothing_after_has_no_more(
+        self, client, make_user, auth_headers
+    ):
+        users = [await make_user(f"u{i}@example.com") for i in range(2)]
+
+        response = await client.get("/users", params={"limit": 2}, headers=auth_headers(users[0]))
+
+        page = response.json()
+        assert emails(page) == ["u1@example.com", "u0@example.com"]
+        assert page["has_more"] is False
+
+    async def test_one_user_more_than_a_page_has_more(self, client, make_user, auth_headers):
+        users = [await make_user(f"u{i}@example.com") for i in range(3)]
+
+        response = await client.get("/users", params={"limit": 2}, headers=auth_headers(users[0]))
+
+        page = response.json()
+        assert emails(page) == ["u2@example.com", "u1@example.com"]
+        assert page["has_more"] is True
+
+    async def test_the_last_page_has_no_more(self, client, make_user, auth_headers):
+        users = [await make_user(f"u{i}@example.com") for i in range(5)]
+
+        response = await client.get(
+            "/users", params={"limit": 2, "offset": 4}, headers=auth_headers(users[0])
+        )
+
+        page = response.json()
+        assert emails(page) == ["u0@example.com"]
+        assert page["has_more"] is False
 
     async def test_pages_together_list_every_user_once(self, client, make_user, auth_headers):
         users = [await make_user(f"u{i}@example.com") for i in range(5)]
@@ -129,7 +160,20 @@ class TestListUsers:
 
         page = response.json()
         assert sorted(emails(page)) == ["alice@wonderland.org", "malice@wonderland.org"]
-        assert page["total"] == 2
+        assert page["has_more"] is False
+
+    async def test_has_more_counts_only_the_filtered_users(self, client, make_user, auth_headers):
+        viewer = await make_user("viewer@example.com")
+        await make_user("alice@wonderland.org")
+        await make_user("bob@example.com")
+
+        response = await client.get(
+            "/users", params={"email": "alice", "limit": 1}, headers=auth_headers(viewer)
+        )
+
+        page = response.json()
+        assert emails(page) == ["alice@wonderland.org"]
+        assert page["has_more"] is False
 
     async def test_email_filter_ignores_case(self, client, make_user, auth_headers):
         viewer = await make_user("viewer@example.com")
@@ -180,7 +224,7 @@ class TestListUsers:
 
         page = response.json()
         assert sorted(emails(page)) == ["editor1@example.com", "editor2@example.com"]
-        assert page["total"] == 2
+        assert page["has_more"] is False
 
     async def test_email_and_role_filters_combine(self, client, make_user, auth_headers):
         viewer = await make_user("viewer@example.com", roles=["viewer"])
@@ -203,7 +247,7 @@ class TestListUsers:
 
         assert response.status_code == 200
         assert response.json()["items"] == []
-        assert response.json()["total"] == 0
+        assert response.json()["has_more"] is False
 
 
 class TestReadUser:

@@ -118,19 +118,20 @@ export function table(caption, headers, rows) {
   );
 }
 
-/** "Previous / 21–40 of 57 / Next" as links, so paging is part of the address and history. */
+/** "Previous / 21–40 articles / Next" as links, so paging is part of the address and history.
+ * The API says whether more follow (has_more), not how many there are: no "of N". */
 export function pager(page, hrefFor, noun) {
-  const { total, limit, offset } = page;
-  if (total === 0) return null;
+  const { items, limit, offset, has_more: hasMore } = page;
+  if (!items.length && offset === 0) return null;
   const first = offset + 1;
-  const last = Math.min(offset + limit, total);
+  const last = offset + items.length;
   const previous = offset > 0 ? h("a", { href: hrefFor(Math.max(0, offset - limit)), rel: "prev" }, "← Previous") : null;
-  const next = offset + limit < total ? h("a", { href: hrefFor(offset + limit), rel: "next" }, "Next →") : null;
+  const next = hasMore ? h("a", { href: hrefFor(offset + limit), rel: "next" }, "Next →") : null;
   return h(
     "nav",
     { class: "pager", "aria-label": `Pages of ${noun}` },
     previous,
-    h("span", {}, `${first}–${last} of ${total} ${noun}`),
+    items.length ? h("span", {}, `${first}–${last} ${noun}`) : null,
     next,
   );
 }
