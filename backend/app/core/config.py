@@ -31,6 +31,10 @@ class Settings(BaseSettings):
     # Connections older than this are replaced when next checked out (a cheap clock check), so
     # idle timeouts of PgBouncer, firewalls or load balancers do not leave dead ones pooled.
     db_pool_recycle_seconds: int = Field(default=1800, ge=1)
+    # A pooled connection idle longer than this is tested (a ping) before use: after a quiet
+    # spell, a database restart is one, no request meets a dead connection; a busy process,
+    # reusing its connections within milliseconds, tests none (BENCHMARKS.md).
+    db_ping_after_idle_seconds: float = Field(default=10.0, ge=0)
     # Bounds every connect attempt and statement, so an outage answers 503 instead of hanging.
     db_timeout_seconds: float = Field(default=5.0, gt=0)
 

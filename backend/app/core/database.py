@@ -1,15 +1,17 @@
 """The async engine, the declarative base and the per-request session."""
 
 import logging
+import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
+import asyncpg
 from fastapi import Depends, Request
 from sqlalchemy import DateTime, MetaData, Select, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect, ExceptionContext
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, InvalidatePoolError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -17,7 +19,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import DeclarativeBase
-from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 from sqlalchemy.types import TypeDecorator
 from sqlalchemy.util import greenlet_spawn
 
@@ -89,8 +91,8 @@ def create_engine(settings: Settings) -> AsyncEngine:
         max_overflow=settings.db_max_overflow,
         pool_timeout=settings.db_pool_timeout_seconds,
         pool_recycle=settings.db_pool_recycle_seconds,
-        # No pre-ping: it costs a round trip per checkout. A connection found dead is
-        # replaced, and the pool with it (see _drop_broken_connections_at_once).
+        # No pre-ping (a round trip per checkout): connections idle for a while are tested
+        # (_test_connections_that_sat_idle), and one found dead is replaced, the pool with it.
         connect_args={
             "timeout": timeout,  # connecting, handshake included
             "command_timeout": timeout,  # waiting for any answer, on the client side
@@ -98,7 +100,36 @@ def create_engine(settings: Settings) -> AsyncEngine:
         },
     )
     _drop_broken_connections_at_once(engine)
+    _test_connections_that_sat_idle(engine, settings.db_ping_after_idle_seconds)
     return engine
+
+
+def _test_connections_that_sat_idle(engine: AsyncEngine, idle_seconds: float) -> None:
+    """Test a pooled connection before use when it sat idle longer than ``idle_seconds``.
+
+    SQLAlchemy's pool_pre_ping tests every checkout: a round trip on every request. Here a
+    busy process, whose connections go back and out within milliseconds, tests none; after a
+    quiet spell (a database restart is one) each connection is tested once, and the first
+    dead one found makes SQLAlchemy discard every connection opened before and connect anew.
+    """
+    pool = engine.sync_engine.pool
+    dialect = engine.dialect
+
+    @event.listens_for(pool, "checkin")
+    def _note_return(_dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+        record.info["returned_at"] = time.monotonic()
+
+    @event.listens_for(pool, "checkout")
+    def _test_if_idle(dbapi_connection: Any, record: ConnectionPoolEntry, _proxy: Any) -> None:
+        returned_at = record.info.get("returned_at")
+        if returned_at is None or time.monotonic() - returned_at <= idle_seconds:
+            return
+        try:
+            dialect.do_ping(dbapi_connection)
+        except TimeoutError:
+            raise  # no answer: connecting anew would wait as long again
+        except Exception as error:
+            raise InvalidatePoolError() from error
 
 
 def _drop_broken_connections_at_once(engine: AsyncEngine) -> None:
@@ -157,6 +188,7 @@ class Database:
         self.engine = create_engine(settings)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
         self._on_asyncpg = self.engine.dialect.driver == "asyncpg"
+        self._driver_error: type[Exception] = self.engine.dialect.loaded_dbapi.Error
         self._compiled: dict[AnySelect, tuple[str, tuple[str, ...]]] = {}
 
     async def fetch(
@@ -164,34 +196,56 @@ class Database:
     ) -> Sequence[Sequence[Any]]:
         """The rows of one read, outside any transaction: one round trip, no BEGIN or COMMIT.
 
-        For the read made on every request (the caller, with roles and permissions). On
-        PostgreSQL the statement, compiled by SQLAlchemy once, runs on the asyncpg connection
-        of a pooled connection: SQLAlchemy's connection and result layers cost a fifth of
-        GET /users/me (BENCHMARKS.md). Values come as asyncpg gives them (timestamps are
-        aware, in UTC).
+        For the reads made on every request (the caller, with roles and permissions; a page
+        of articles). On PostgreSQL the statement, compiled by SQLAlchemy once, runs on the
+        asyncpg connection of a pooled connection: SQLAlchemy's connection and result layers
+        cost a fifth of GET /users/me (BENCHMARKS.md). Parameters and values are the driver's:
+        no SQLAlchemy type processing (asyncpg gives aware UTC timestamps). Errors are raised
+        as SQLAlchemy raises them, so the app answers them as any other (503 for a database
+        that is away or too slow).
         """
         if not self._on_asyncpg:
             return await self._fetch_through_sqlalchemy(statement, parameters)
         sql, names = self._compile(statement)
-        pooled = await self.engine.raw_connection()
+        pooled = await self._checkout()
+        driver: Any = pooled.driver_connection  # an asyncpg connection
+        lost = False
         try:
-            driver: Any = pooled.driver_connection  # an asyncpg connection
             rows: Sequence[Sequence[Any]] = await driver.fetch(
                 sql, *(parameters[name] for name in names)
             )
-        except BaseException as error:
-            # Broken, or cut off mid-protocol: the connection is not handed out again.
-            await greenlet_spawn(pooled.invalidate)
-            if isinstance(error, TimeoutError) or not isinstance(error, Exception):
-                raise  # no answer (asking again would double the wait), or cancelled
-            logger.warning("read failed on a pooled connection: %s", type(error).__name__)
-        else:
             return rows
+        except asyncpg.PostgresError as error:
+            if not driver.is_closed():
+                # The database refused the statement (a statement timeout, say); the
+                # connection is sound and goes back to the pool.
+                raise DBAPIError(sql, None, error) from error
+            lost = True
+        except TimeoutError:
+            # No answer: asking again would double the wait. The connection is mid-protocol.
+            lost = True
+            raise
+        except Exception:
+            lost = True  # the connection is gone or broken (asyncpg has several ways to say so)
+        except BaseException:
+            lost = True  # cancelled: the connection may be mid-protocol
+            raise
         finally:
+            if lost:
+                await greenlet_spawn(pooled.invalidate)  # never handed out again
             await greenlet_spawn(pooled.close)
-        # Most likely a connection the database dropped (a restart): read again through
-        # SQLAlchemy, which reconnects, and whose errors are the ones the app answers.
+        # The connection was gone (the database restarted, say): read again through
+        # SQLAlchemy, which reconnects.
+        logger.warning("a pooled connection was lost; reading through a new one")
         return await self._fetch_through_sqlalchemy(statement, parameters)
+
+    async def _checkout(self) -> PoolProxiedConnection:
+        try:
+            return await self.engine.raw_connection()
+        except self._driver_error as error:
+            # A connection that could not be opened (the database starting up, or out of
+            # connections), raised as SQLAlchemy raises it everywhere else.
+            raise DBAPIError.instance(None, None, error, self._driver_error) from error
 
     def _compile(self, statement: AnySelect) -> tuple[str, tuple[str, ...]]:
         compiled = self._compiled.get(statement)

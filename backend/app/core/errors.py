@@ -165,8 +165,9 @@ DATABASE_UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeoutError, OSEr
 # database's encoding (22P05). The schemas refuse NUL first; this catches any field they miss.
 UNSTORABLE_TEXT = frozenset({"22021", "22P05"})
 # SQLSTATE classes and codes of a database that is away or overwhelmed, not of a bug: lost
-# connection (08), shutting down or starting up (57P01-57P03), out of resources (53).
-UNAVAILABLE_SQLSTATE_PREFIXES = ("08", "57P01", "57P02", "57P03", "53")
+# connection (08), a statement cancelled by statement_timeout (57014), shutting down or
+# starting up (57P01-57P03), out of resources (53).
+UNAVAILABLE_SQLSTATE_PREFIXES = ("08", "57014", "57P01", "57P02", "57P03", "53")
 
 
 def error_response(

@@ -2,14 +2,20 @@
 trip, and a pooled connection the database dropped costs the caller nothing."""
 
 import asyncio
+import struct
+from collections.abc import AsyncIterator
 from typing import Any
 
+import httpx
 import pytest
-from sqlalchemy import bindparam, select, text
+from sqlalchemy import Float, bindparam, func, select, text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.util import greenlet_spawn
 
 from app.auth.models import User
 from app.core.database import Database
-from tests.helpers import ON_POSTGRES, make_settings, postgres_only
+from app.main import create_app
+from tests.helpers import ON_POSTGRES, PASSWORD, make_settings, postgres_only
 
 USER_BY_ID = select(User.id, User.email, User.created_at).where(
     User.id == bindparam("user_id", type_=User.id.type)
@@ -97,3 +103,92 @@ async def test_a_read_does_not_wait_for_a_writer(app, make_user):
 
         assert rows[0][0] == user.id
         await writer.rollback()
+
+
+@postgres_only
+async def test_a_statement_the_database_cancels_is_not_repeated(settings, monkeypatch):
+    """A statement_timeout leaves the connection sound: the error is the app's to answer
+    (503), and the slow statement is not sent again."""
+    database = Database(make_settings(settings.database_url, db_timeout_seconds=0.2))
+    repeats: list[Any] = []
+    monkeypatch.setattr(database, "_fetch_through_sqlalchemy", lambda *args: repeats.append(args))
+    sleep = select(func.pg_sleep(bindparam("seconds", type_=Float)))
+    try:
+        with pytest.raises(DBAPIError) as raised:
+            await database.fetch(sleep, {"seconds": 5})
+    finally:
+        await database.dispose()
+
+    assert raised.value.orig.sqlstate == "57014"
+    assert repeats == []
+
+
+@pytest.fixture
+async def refusing_server() -> AsyncIterator[str]:
+    """A server that answers every PostgreSQL startup as a database starting up does."""
+
+    async def refuse(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        length = struct.unpack("!I", await reader.readexactly(4))[0]
+        body = await reader.readexactly(length - 4)
+        if struct.unpack("!I", body[:4])[0] == 80877103:  # SSLRequest: no
+            writer.write(b"N")
+            length = struct.unpack("!I", await reader.readexactly(4))[0]
+            await reader.readexactly(length - 4)
+        fields = b"SFATAL\0VFATAL\0C57P03\0Mthe database system is starting up\0\0"
+        writer.write(b"E" + struct.pack("!I", len(fields) + 4) + fields)
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(refuse, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    yield f"postgresql+asyncpg://postgres@127.0.0.1:{port}/starting"
+    server.close()
+
+
+async def test_a_database_refusing_connections_answers_503(refusing_server):
+    app = create_app(make_settings(refusing_server))
+    token = app.state.access_tokens.issue(1)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        for path in ("/users/me", "/articles"):
+            response = await http.get(path, headers={"Authorization": f"Bearer {token}"})
+
+            assert response.status_code == 503, (path, response.text)
+            assert response.json()["code"] == "service_unavailable"
+    await app.state.database.dispose()
+
+
+@postgres_only
+async def test_after_a_restart_a_write_meets_no_dead_connection(settings, make_user):
+    """Connections that sat idle are tested before use (here: any idle time), so a login
+    after every pooled connection's server process ended is served, not a 503."""
+    user = await make_user()
+    app = create_app(make_settings(settings.database_url, db_ping_after_idle_seconds=0))
+    transport = httpx.ASGITransport(app=app)
+    form = {"username": user.email, "password": PASSWORD}
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        logins = [http.post("/auth/login", data=form) for _ in range(3)]
+        assert {r.status_code for r in await asyncio.gather(*logins)} == {200}
+        for backend_pid in await _pooled_backends(app.state.database):
+            await _terminate_backend(app.state.database, backend_pid)
+
+        response = await http.post("/auth/login", data=form)
+
+    assert response.status_code == 200, response.text
+    await app.state.database.dispose()
+
+
+async def _pooled_backends(database: Database) -> list[int]:
+    """The server process of every connection now idle in the pool."""
+    connections = [
+        await database.engine.raw_connection() for _ in range(database.engine.pool.checkedin())
+    ]
+    try:
+        pids = []
+        for pooled in connections:
+            driver: Any = pooled.driver_connection
+            pids.append(driver.get_server_pid())
+        return pids
+    finally:
+        for pooled in connections:
+            await greenlet_spawn(pooled.close)
