@@ -25,7 +25,7 @@ async def list_articles(
 ) -> Page[ArticleRead]:
     # The hot read: no ORM session, no transaction (see service.list_articles).
     articles, has_more = await service.list_articles(database, page)
-    return Page(
+    return Page[ArticleRead](
         items=[_article_read(article) for article in articles],
         limit=page.limit,
         offset=page.offset,

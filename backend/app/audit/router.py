@@ -31,7 +31,7 @@ async def list_audit_events(
     events, has_more = await service.list_events(
         session, page, event=event, user_id=user_id, since=since, until=until
     )
-    return Page(
+    return Page[AuditEventRead](
         items=[AuditEventRead.model_validate(item) for item in events],
         limit=page.limit,
         offset=page.offset,

@@ -129,11 +129,12 @@ class RequestContextMiddleware:
                 message["headers"] = _with_headers(message.get("headers", ()), forced, defaults)
             await send(message)
 
-        # Only a request that declares a body (Content-Length or Transfer-Encoding) has one,
-        # and only then is its receive counted and its answer watched.
+        # In HTTP/1.x only a request that declares a body (Content-Length or Transfer-Encoding)
+        # has one, and only then is its receive counted and its answer watched. HTTP/2 frames
+        # a body without either: there, every request is watched.
         app_receive: Receive = receive
         send_from_app = send_with_headers
-        if request.has_body:
+        if request.has_body or scope.get("http_version") not in ("1.1", "1.0"):
             body_limit = _BodyLimit(receive, self.max_body_bytes)
             app_receive = body_limit
 

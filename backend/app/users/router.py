@@ -71,7 +71,7 @@ async def list_users(
     ] = None,
 ) -> Page[UserRead]:
     users, has_more = await service.list_users(session, UsersFilter(email=email, role=role), page)
-    return Page(
+    return Page[UserRead](
         items=[UserRead.from_user(user) for user in users],
         limit=page.limit,
         offset=page.offset,

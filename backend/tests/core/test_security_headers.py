@@ -176,6 +176,37 @@ async def test_a_chunked_body_over_the_limit_parsed_as_a_model_gets_413(client, 
     _assert_payload_too_large(response)
 
 
+async def test_an_http2_body_over_the_limit_without_a_length_gets_413(app, settings):
+    """HTTP/2 frames a body with neither Content-Length nor Transfer-Encoding."""
+    chunks = [b" " * 1000] * (settings.max_body_bytes // 1000 + 2)
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": chunks.pop(), "more_body": bool(chunks)}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "2",
+        "method": "POST",
+        "scheme": "https",
+        "path": "/auth/refresh",
+        "raw_path": b"/auth/refresh",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"testserver"), (b"content-type", b"application/json")],
+        "client": ("203.0.113.7", 50000),
+        "server": ("testserver", 443),
+    }
+    await app(scope, receive, send)
+
+    assert sent[0]["type"] == "http.response.start"
+    assert sent[0]["status"] == 413
+
+
 async def test_max_body_bytes_sets_the_limit(app, database_url):
     async with (
         fresh_app(database_url, max_body_bytes=2048) as application,
