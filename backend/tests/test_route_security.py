@@ -6,10 +6,12 @@ from typing import Any
 
 import pytest
 from fastapi import APIRouter, FastAPI
+from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, iter_route_contexts
 from starlette.routing import Mount
 
 from app.auth.dependencies import route_requirements
+from app.core.database import get_session
 from app.main import create_app
 from tests.helpers import make_settings
 
@@ -182,3 +184,47 @@ async def test_every_schema_reference_resolves(client):
     }
 
     assert dangling == set()
+
+
+def _reads_through_the_session(dependant: Dependant) -> bool:
+    """Whether a dependency runs a query of the request's session before the route: one
+    that depends on the session, as opposed to the session itself (which connects lazily)."""
+    return any(
+        sub.call is get_session or _reads_through_the_session(sub) for sub in dependant.dependencies
+    )
+
+
+def _queries_before_permission_checks(routes: Any) -> list[str]:
+    """The routes where a dependency queries the database before a permission check runs
+    (FastAPI resolves a route's dependencies in the order they are declared)."""
+    misordered = []
+    for context in iter_route_contexts(routes):
+        route = context.original_route
+        if not isinstance(route, APIRoute):
+            continue
+        order = route.dependant.dependencies
+        checks = [i for i, dep in enumerate(order) if hasattr(dep.call, "required_permissions")]
+        readers = [i for i, dep in enumerate(order) if _reads_through_the_session(dep)]
+        if checks and readers and min(readers) < max(checks):
+            misordered.append(f"{sorted(context.methods or ())} {context.path_format}")
+    return misordered
+
+
+async def test_permission_checks_come_before_dependencies_that_query_the_database(app):
+    """A refusal is audited in a transaction of its own. On SQLite, a dependency that had
+    already queried through the request's session would hold the write lock that transaction
+    waits for: the refusal would be a 503 and its record lost."""
+    assert _queries_before_permission_checks(app.routes) == []
+
+
+def test_the_order_check_reports_a_query_before_a_permission(app):
+    from app.articles.dependencies import ArticleDep, ArticleEditor
+
+    router = APIRouter()
+
+    @router.patch("/wrong-order/{article_id}")
+    async def wrong_order(article: ArticleDep, _: ArticleEditor) -> None: ...
+
+    assert _queries_before_permission_checks(router.routes) == [
+        "['PATCH'] /wrong-order/{article_id}"
+    ]
