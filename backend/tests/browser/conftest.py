@@ -1,12 +1,7 @@
 """Fixtures of the browser tests: the app served by a real uvicorn process on the test
 database, Debian's Chromium driven by Playwright, and a fresh browser context per test."""
 
-import os
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +9,11 @@ import httpx
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 
-from tests.helpers import BACKEND_DIR, PASSWORD, TEST_SECRET
+from tests.helpers import PASSWORD
+from tests.servers import server_env, start_server
 
 CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_INSTALLED = CHROMIUM.exists()
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -25,80 +22,26 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-STARTUP_SECONDS = 30
 # Playwright waits this long for what a test expects to appear; pages answer in milliseconds.
 expect.set_options(timeout=10_000)
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def _wait_until_up(process: subprocess.Popen[bytes], url: str, log: Path) -> None:
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"uvicorn exited with {process.returncode}:\n{log.read_text()}")
-        try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    process.kill()
-    pytest.fail(f"uvicorn did not answer within {STARTUP_SECONDS} s:\n{log.read_text()}")
-
-
 @pytest.fixture(scope="session")
-def server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+async def server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
     """The app in a uvicorn process of its own, on the test database; its base URL."""
-    if not CHROMIUM.exists():
+    if not CHROMIUM_INSTALLED:
         pytest.skip("Chromium is missing: apt-get install chromium (Debian's package)")
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "JWT_SECRET": TEST_SECRET,
-        "ARGON2_TIME_COST": "1",
-        "ARGON2_MEMORY_KIB": "1024",
-        "ARGON2_PARALLELISM": "1",
-        "AUTH_RATE_LIMIT": "",
-        "COOKIE_SECURE": "false",  # plain http on 127.0.0.1
-        "CORS_ORIGINS": "",
-        "LOG_LEVEL": "WARNING",
-    }
-    log = tmp_path_factory.mktemp("uvicorn") / "server.log"
-    with log.open("wb") as output:
-        process = subprocess.Popen(  # noqa: S603 (our own venv's uvicorn, fixed arguments)
-            [
-                str(Path(sys.executable).with_name("uvicorn")),
-                "--factory",
-                "app.main:create_app",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--no-access-log",
-            ],
-            cwd=BACKEND_DIR,
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
+    env = server_env(
+        database_url,
+        COOKIE_SECURE="false",  # plain http on 127.0.0.1
+        CORS_ORIGINS="",
+        LOG_LEVEL="WARNING",
+    )
+    uvicorn = await start_server(env, tmp_path_factory.mktemp("uvicorn") / "server.log")
     try:
-        _wait_until_up(process, url, log)
-        yield url
+        yield uvicorn.url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        await uvicorn.stop(within=10)
 
 
 @pytest.fixture(scope="session")

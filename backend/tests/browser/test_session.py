@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 from playwright.async_api import Page, Response, Route, expect
 
-from tests.browser.conftest import NewContext, free_port, sign_in
+from tests.browser.conftest import NewContext, sign_in
 from tests.conftest import MakeUser
+from tests.servers import free_port
 
 
 def is_refresh(response: Response) -> bool:

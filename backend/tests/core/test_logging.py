@@ -18,7 +18,7 @@ from app.auth.models import User
 from app.core.logging import ConsoleFormatter, JsonFormatter, configure_logging
 from app.core.security import hash_opaque_token
 from tests.helpers import PASSWORD, TEST_SECRET, bearer, client_of, fresh_app, login
-from tests.resilience.server import server_env, start_server
+from tests.servers import server_env, start_server
 
 REQUEST_FIELDS = {
     "time",

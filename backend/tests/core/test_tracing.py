@@ -14,7 +14,7 @@ import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from app.main import telemetry_config
-from tests.resilience.server import poll_until, server_env, start_server
+from tests.servers import poll_until, server_env, start_server
 
 
 def test_tracing_is_off_without_an_otlp_endpoint():

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from tests.resilience.proxy import TcpProxy
-from tests.resilience.server import Server, server_env, start_server
+from tests.servers import Server, server_env, start_server
 
 StartServer = Callable[..., Awaitable[Server]]
 

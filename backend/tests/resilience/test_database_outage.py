@@ -19,7 +19,7 @@ from app.audit.models import AuditEvent
 from app.auth.models import User, user_roles
 from tests.helpers import PASSWORD, bearer, postgres_only
 from tests.resilience.proxy import TcpProxy
-from tests.resilience.server import Server, poll_until
+from tests.servers import Server, poll_until
 
 pytestmark = postgres_only
 

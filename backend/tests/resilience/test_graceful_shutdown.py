@@ -13,7 +13,7 @@ import signal
 import pytest
 
 from tests.helpers import PASSWORD
-from tests.resilience.server import Server, poll_until
+from tests.servers import Server, poll_until
 
 # uvicorn shuts down, then re-raises the signal it caught: the process ends "killed by
 # SIGTERM" (-15), which is how a process manager expects a stopped server to end.

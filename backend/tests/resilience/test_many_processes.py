@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from tests.helpers import PASSWORD, bearer, postgres_only
-from tests.resilience.server import Server, server_env, start_server
+from tests.servers import Server, server_env, start_server
 
 pytestmark = postgres_only
 

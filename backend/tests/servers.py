@@ -1,5 +1,5 @@
-"""Real py-auth servers for the resilience tests: uvicorn in a subprocess, on a free port,
-with its output in a file that a test can read."""
+"""Real py-auth servers for the tests that need one (resilience, logs, tracing, the browser):
+uvicorn in a subprocess, on a free port, with its output in a file that a test can read."""
 
 import asyncio
 import json
