@@ -22,6 +22,8 @@ from tests.helpers import (
     PASSWORD,
     SEED_TABLES,
     TEST_DATABASE_URL,
+    Clock,
+    freeze_auth_clock,
     make_settings,
     run_migrations,
 )
@@ -210,3 +212,9 @@ def _recording(seen: list[str], method: str) -> Callable[..., Awaitable[Any]]:
         return await original(self, query, *args, **kwargs)
 
     return call_and_record
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    """The auth service's clock, stopped at now: `clock.advance(days=1)`."""
+    return freeze_auth_clock(monkeypatch)

@@ -1,6 +1,7 @@
 """Helpers shared by the tests (fixtures live in conftest.py)."""
 
 import os
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
@@ -8,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import jwt
 import pytest
 from alembic.config import Config
 from fastapi import FastAPI
@@ -60,6 +62,35 @@ async def login(client: httpx.AsyncClient, email: str, password: str = PASSWORD)
 
 def bearer(access_token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {access_token}"}
+
+
+def forge_access_token(
+    settings,
+    user_id: int,
+    *,
+    key: str = TEST_SECRET,
+    algorithm: str = "HS256",
+    typ: Any = "at+jwt",
+    drop: tuple[str, ...] = (),
+    **overrides: Any,
+) -> str:
+    """An access token built by hand: by default exactly what the service would issue. `typ`
+    is the header's (any JSON value; None leaves it out)."""
+    now = utcnow()
+    claims: dict[str, Any] = {
+        "sub": str(user_id),
+        "iat": now,
+        "exp": now + timedelta(minutes=5),
+        "jti": uuid.uuid4().hex,
+        "iss": settings.jwt_issuer,
+        "aud": settings.jwt_audience,
+        "type": "access",
+        **overrides,
+    }
+    for name in drop:
+        del claims[name]
+    headers = {"typ": typ} if typ is not None else {}
+    return jwt.encode(claims, key, algorithm=algorithm, headers=headers)
 
 
 class Clock:

@@ -2,23 +2,17 @@
 and holds no secret."""
 
 import jwt
-import pytest
 from sqlalchemy import select
 
 from app.audit.models import AuditEvent
 from app.auth.models import Role, User
 from app.core.errors import Conflict
 from app.users.schemas import UserRead
-from tests.helpers import PASSWORD, Clock, bearer, freeze_auth_clock, login
+from tests.helpers import PASSWORD, bearer, login
 
 CLIENT_IP = "203.0.113.7"  # the peer of the `client` fixture
 WRONG_PASSWORD = "not the right password"
 NEW_PASSWORD = "a brand new passphrase"
-
-
-@pytest.fixture
-def clock(monkeypatch) -> Clock:
-    return freeze_auth_clock(monkeypatch)
 
 
 async def _events(session, event: str | None = None) -> list[AuditEvent]:

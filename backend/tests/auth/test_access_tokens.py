@@ -1,9 +1,7 @@
 """Access tokens, checked against GET /users/me: only a token this service issued, unexpired,
 for this issuer and audience, of the access type, for an active user, gets in."""
 
-import uuid
 from datetime import timedelta
-from typing import Any
 
 import jwt
 import pytest
@@ -11,37 +9,9 @@ from sqlalchemy import delete
 
 from app.auth.models import User
 from app.core.clock import utcnow
-from tests.helpers import TEST_SECRET, bearer, login
+from tests.helpers import TEST_SECRET, bearer, forge_access_token, login
 
 OTHER_SECRET = "another-secret-that-is-long-enough-for-hs256-9876543210"
-
-
-def forge(
-    settings,
-    user_id: int,
-    *,
-    key: str = TEST_SECRET,
-    algorithm: str = "HS256",
-    typ: str | None = "at+jwt",
-    drop: tuple[str, ...] = (),
-    **overrides: Any,
-) -> str:
-    """An access token built by hand: by default exactly what the service would issue."""
-    now = utcnow()
-    claims: dict[str, Any] = {
-        "sub": str(user_id),
-        "iat": now,
-        "exp": now + timedelta(minutes=5),
-        "jti": uuid.uuid4().hex,
-        "iss": settings.jwt_issuer,
-        "aud": settings.jwt_audience,
-        "type": "access",
-        **overrides,
-    }
-    for name in drop:
-        del claims[name]
-    headers = {"typ": typ} if typ is not None else {}
-    return jwt.encode(claims, key, algorithm=algorithm, headers=headers)
 
 
 def _assert_401(response, code: str) -> None:
@@ -58,7 +28,7 @@ async def test_a_token_forged_like_the_service_issues_them_is_accepted(client, m
     # The control for the tests below: each changes one thing of this token.
     user = await make_user()
 
-    response = await _me(client, forge(settings, user.id))
+    response = await _me(client, forge_access_token(settings, user.id))
 
     assert response.status_code == 200, response.text
     assert response.json()["id"] == user.id
@@ -101,7 +71,7 @@ async def test_tampered_payload_gives_401(client, make_user, auth_headers, setti
     other = await make_user(roles=["admin"])
     token = auth_headers(user)["Authorization"].removeprefix("Bearer ")
     _, _, signature = token.split(".")
-    header, payload, _ = forge(settings, other.id).split(".")
+    header, payload, _ = forge_access_token(settings, other.id).split(".")
 
     response = await _me(client, f"{header}.{payload}.{signature}")
 
@@ -110,7 +80,7 @@ async def test_tampered_payload_gives_401(client, make_user, auth_headers, setti
 
 async def test_alg_none_token_gives_401(client, make_user, settings):
     user = await make_user()
-    token = forge(settings, user.id, key=None, algorithm="none")  # type: ignore[arg-type]
+    token = forge_access_token(settings, user.id, key=None, algorithm="none")  # type: ignore[arg-type]
 
     response = await _me(client, token)
 
@@ -120,7 +90,7 @@ async def test_alg_none_token_gives_401(client, make_user, settings):
 async def test_token_signed_with_another_secret_gives_401(client, make_user, settings):
     user = await make_user()
 
-    response = await _me(client, forge(settings, user.id, key=OTHER_SECRET))
+    response = await _me(client, forge_access_token(settings, user.id, key=OTHER_SECRET))
 
     _assert_401(response, "invalid_token")
 
@@ -128,7 +98,7 @@ async def test_token_signed_with_another_secret_gives_401(client, make_user, set
 async def test_token_signed_with_another_hmac_algorithm_gives_401(client, make_user, settings):
     user = await make_user()
 
-    response = await _me(client, forge(settings, user.id, algorithm="HS384"))
+    response = await _me(client, forge_access_token(settings, user.id, algorithm="HS384"))
 
     _assert_401(response, "invalid_token")
 
@@ -136,7 +106,7 @@ async def test_token_signed_with_another_hmac_algorithm_gives_401(client, make_u
 async def test_token_of_another_issuer_gives_401(client, make_user, settings):
     user = await make_user()
 
-    response = await _me(client, forge(settings, user.id, iss="someone-else"))
+    response = await _me(client, forge_access_token(settings, user.id, iss="someone-else"))
 
     _assert_401(response, "invalid_token")
 
@@ -144,7 +114,7 @@ async def test_token_of_another_issuer_gives_401(client, make_user, settings):
 async def test_token_for_another_audience_gives_401(client, make_user, settings):
     user = await make_user()
 
-    response = await _me(client, forge(settings, user.id, aud="another-api"))
+    response = await _me(client, forge_access_token(settings, user.id, aud="another-api"))
 
     _assert_401(response, "invalid_token")
 
@@ -152,7 +122,7 @@ async def test_token_for_another_audience_gives_401(client, make_user, settings)
 async def test_expired_token_gives_401_token_expired(client, make_user, settings):
     user = await make_user()
     past = utcnow() - timedelta(hours=1)
-    token = forge(settings, user.id, iat=past, exp=past + timedelta(minutes=15))
+    token = forge_access_token(settings, user.id, iat=past, exp=past + timedelta(minutes=15))
 
     response = await _me(client, token)
 
@@ -163,7 +133,7 @@ async def test_expired_token_gives_401_token_expired(client, make_user, settings
 async def test_token_missing_a_required_claim_gives_401(client, make_user, settings, claim):
     user = await make_user()
 
-    response = await _me(client, forge(settings, user.id, drop=(claim,)))
+    response = await _me(client, forge_access_token(settings, user.id, drop=(claim,)))
 
     _assert_401(response, "invalid_token")
 
@@ -172,7 +142,7 @@ async def test_token_missing_a_required_claim_gives_401(client, make_user, setti
 async def test_token_whose_subject_is_not_a_user_id_gives_401(client, make_user, settings, sub):
     await make_user()
 
-    response = await _me(client, forge(settings, 0, sub=sub))
+    response = await _me(client, forge_access_token(settings, 0, sub=sub))
 
     _assert_401(response, "invalid_token")
 
@@ -180,7 +150,7 @@ async def test_token_whose_subject_is_not_a_user_id_gives_401(client, make_user,
 async def test_token_of_type_refresh_gives_401(client, make_user, settings):
     user = await make_user()
 
-    response = await _me(client, forge(settings, user.id, type="refresh"))
+    response = await _me(client, forge_access_token(settings, user.id, type="refresh"))
 
     _assert_401(response, "invalid_token")
 
@@ -189,7 +159,7 @@ async def test_token_of_type_refresh_gives_401(client, make_user, settings):
 async def test_token_whose_header_typ_is_not_at_jwt_gives_401(client, make_user, settings, typ):
     user = await make_user()
 
-    response = await _me(client, forge(settings, user.id, typ=typ))
+    response = await _me(client, forge_access_token(settings, user.id, typ=typ))
 
     _assert_401(response, "invalid_token")
 

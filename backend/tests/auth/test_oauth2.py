@@ -4,16 +4,15 @@ refresh (§6) grants as forms, RFC 7009 revocation, RFC 6749 §5.2 `error` field
 
 import re
 import uuid
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import jwt
 import pytest
 
-import app.auth.service as auth_service
 from app.core.clock import utcnow
 from app.core.errors import InvalidToken
-from tests.helpers import PASSWORD, TEST_SECRET, bearer, login
+from tests.helpers import PASSWORD, TEST_SECRET, bearer, forge_access_token, login
 
 FORM = "application/x-www-form-urlencoded"
 # What authlib and requests-oauthlib send: the media type with a charset parameter.
@@ -22,26 +21,6 @@ TOKEN_RESPONSE_FIELDS = {"access_token", "token_type", "expires_in", "refresh_to
 # RFC 6750 §3: error_description is limited to these characters (no '"' and no '\').
 CHALLENGE_TEXT = re.compile(r"[\x20\x21\x23-\x5B\x5D-\x7E]*")
 AUTH_PARAM = re.compile(r'\s*([A-Za-z_]+)="([^"\\]*)"\s*(?:,|$)')
-
-
-class Clock:
-    """Stands in for the service's utcnow: time moves only when a test says so."""
-
-    def __init__(self) -> None:
-        self.now = utcnow()
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
-
-
-@pytest.fixture
-def clock(monkeypatch) -> Clock:
-    clock = Clock()
-    monkeypatch.setattr(auth_service, "utcnow", clock)
-    return clock
 
 
 async def _refresh_form(client, refresh_token: str | None, **fields: str):
@@ -78,21 +57,6 @@ def _challenge(response) -> tuple[str, dict[str, str]]:
         params[match.group(1)] = match.group(2)
         position = match.end()
     return scheme, params
-
-
-def _forge(settings, user_id: int, *, typ: Any) -> str:
-    """An access token as the service issues it, with the header typ of the caller's choice."""
-    now = utcnow()
-    claims = {
-        "sub": str(user_id),
-        "iat": now,
-        "exp": now + timedelta(minutes=5),
-        "jti": uuid.uuid4().hex,
-        "iss": settings.jwt_issuer,
-        "aud": settings.jwt_audience,
-        "type": "access",
-    }
-    return jwt.encode(claims, TEST_SECRET, algorithm="HS256", headers={"typ": typ})
 
 
 # --- POST /auth/login: the password grant (RFC 6749 §4.3) ------------------------------------
@@ -523,7 +487,9 @@ async def test_access_token_typ_at_jwt_is_accepted_in_any_spelling_rfc9068_allow
 ):
     user = await make_user()
 
-    response = await client.get("/users/me", headers=bearer(_forge(settings, user.id, typ=typ)))
+    response = await client.get(
+        "/users/me", headers=bearer(forge_access_token(settings, user.id, typ=typ))
+    )
 
     assert response.status_code == 200, response.text
 
@@ -536,7 +502,9 @@ async def test_access_token_typ_at_jwt_is_accepted_in_any_spelling_rfc9068_allow
 async def test_jwt_of_another_typ_signed_with_our_key_is_refused(client, make_user, settings, typ):
     user = await make_user()
 
-    response = await client.get("/users/me", headers=bearer(_forge(settings, user.id, typ=typ)))
+    response = await client.get(
+        "/users/me", headers=bearer(forge_access_token(settings, user.id, typ=typ))
+    )
 
     assert response.status_code == 401, response.text
     assert response.json()["code"] == "invalid_token"

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from app.auth.models import RefreshToken
-from tests.helpers import Clock, bearer, freeze_auth_clock, login
+from tests.helpers import bearer, login
 
 
 async def _refresh(client, refresh_token: str):
@@ -102,11 +102,6 @@ async def test_refresh_token_sent_with_extra_fields_is_refused(client, make_user
     )
 
     assert response.status_code == 422
-
-
-@pytest.fixture
-def clock(monkeypatch) -> Clock:
-    return freeze_auth_clock(monkeypatch)
 
 
 async def test_expired_refresh_token_gives_401_token_expired(client, make_user, settings, clock):

@@ -4,16 +4,10 @@ list and revocation of all, and the idle and absolute expiry that take a session
 from datetime import datetime, timedelta
 
 import jwt
-import pytest
 
-from tests.helpers import Clock, bearer, freeze_auth_clock, login
+from tests.helpers import Clock, bearer, login
 
 USER_AGENT = "py-auth-tests/1.0"
-
-
-@pytest.fixture
-def clock(monkeypatch) -> Clock:
-    return freeze_auth_clock(monkeypatch)
 
 
 def _session_id(tokens: dict) -> str:

@@ -3,16 +3,9 @@ it leaves alone. Counted per normalized email in the database, known account or 
 
 from unittest.mock import AsyncMock
 
-import pytest
-
-from tests.helpers import PASSWORD, Clock, bearer, freeze_auth_clock, login
+from tests.helpers import PASSWORD, bearer, login
 
 WRONG_PASSWORD = "not the right password"
-
-
-@pytest.fixture
-def clock(monkeypatch) -> Clock:
-    return freeze_auth_clock(monkeypatch)
 
 
 async def _login(client, email: str, password: str = PASSWORD):
