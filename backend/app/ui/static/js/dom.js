@@ -71,6 +71,19 @@ export function field(label, control, hint) {
   return h("div", { class: "field" }, h("label", { for: id }, label), control, hintNode);
 }
 
+/** The input of a new password, with the policy's default bounds for the browser to check
+ * first (PASSWORD_MIN_LENGTH, 8, to 128 characters); the API checks the policy itself. */
+export function newPasswordInput(name) {
+  return h("input", {
+    type: "password",
+    name,
+    autocomplete: "new-password",
+    required: true,
+    minlength: 8,
+    maxlength: 128,
+  });
+}
+
 /** Runs an action for a form or button: disables it meanwhile and shows a refusal. */
 export async function busy(control, box, action) {
   if (box) clearError(box);

@@ -2,7 +2,7 @@
 
 import * as auth from "../api.js";
 import { api } from "../api.js";
-import { busy, errorBox, field, formValues, h, heading, tags, when } from "../dom.js";
+import { busy, errorBox, field, formValues, h, heading, newPasswordInput, tags, when } from "../dom.js";
 
 export function render(view, context) {
   const me = context.me;
@@ -52,14 +52,7 @@ function nameForm(me, context) {
 function passwordForm(context) {
   const box = errorBox();
   const current = h("input", { type: "password", name: "current_password", autocomplete: "current-password", required: true });
-  const next = h("input", {
-    type: "password",
-    name: "new_password",
-    autocomplete: "new-password",
-    required: true,
-    minlength: 8,
-    maxlength: 128,
-  });
+  const next = newPasswordInput("new_password");
   const submit = h("button", { type: "submit" }, "Change password");
   const form = h(
     "form",

@@ -1,7 +1,7 @@
 // Sign in and register.
 
 import * as auth from "../api.js";
-import { busy, errorBox, field, formValues, h, heading } from "../dom.js";
+import { busy, errorBox, field, formValues, h, heading, newPasswordInput } from "../dom.js";
 
 export function signIn(view, context) {
   const box = errorBox();
@@ -37,14 +37,7 @@ export function register(view, context) {
   const box = errorBox();
   const email = h("input", { type: "email", name: "email", autocomplete: "username", required: true, autofocus: true });
   const fullName = h("input", { type: "text", name: "full_name", autocomplete: "name", maxlength: 200 });
-  const password = h("input", {
-    type: "password",
-    name: "password",
-    autocomplete: "new-password",
-    required: true,
-    minlength: 8,
-    maxlength: 128,
-  });
+  const password = newPasswordInput("password");
   const submit = h("button", { type: "submit" }, "Create account");
   const form = h(
     "form",
