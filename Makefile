@@ -37,9 +37,12 @@ $(BACKEND)/.env:
 run: $(VENV)/.runtime $(BACKEND)/.env ## Serve the API on http://$(HOST):$(PORT) (SQLite unless DATABASE_URL is set)
 	cd $(BACKEND) && .venv/bin/alembic upgrade head
 	@# A development server over plain http: readable logs, and cookies without the Secure flag.
+	@# --no-proxy-headers: uvicorn would believe X-Forwarded-For from 127.0.0.1 (any local
+	@# proxy) before TRUSTED_PROXIES, the one place where py-auth is told whom to trust.
 	cd $(BACKEND) && LOG_FORMAT=$${LOG_FORMAT:-console} COOKIE_SECURE=$${COOKIE_SECURE:-false} \
 		exec .venv/bin/uvicorn --factory app.main:create_app \
-		--host $(HOST) --port $(PORT) --no-access-log --timeout-graceful-shutdown 30
+		--host $(HOST) --port $(PORT) --no-access-log --no-proxy-headers \
+		--timeout-graceful-shutdown 30
 
 test: $(VENV)/.dev ## Run the suite (SQLite; TEST_DATABASE_URL=postgresql+asyncpg://... for PostgreSQL)
 	cd $(BACKEND) && .venv/bin/pytest $(PYTEST_ARGS)

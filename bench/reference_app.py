@@ -9,12 +9,14 @@ no dependencies, no response model.
 
 The bench serves it beside py-auth with the same uvicorn flags and the same settings:
 
-    uvicorn --factory --app-dir ../bench reference_app:create_app --no-access-log --workers 1
+    uvicorn --factory --app-dir ../bench reference_app:create_app --no-access-log \
+        --no-proxy-headers --workers 1
 
 It reads DATABASE_URL (PostgreSQL only: raw asyncpg), JWT_SECRET, JWT_ALGORITHM, JWT_ISSUER,
 JWT_AUDIENCE, DB_POOL_SIZE, DB_MAX_OVERFLOW and DB_TIMEOUT_SECONDS, with py-auth's defaults.
 """
 
+import hmac
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterable, Sequence
@@ -29,22 +31,21 @@ from fastapi.responses import JSONResponse
 
 # What SQLAlchemy compiles load_principal's statement to, written out (tests/
 # test_bench_reference.py checks that they stay the same).
-_SELECT = """
+ME_SQL = """
 SELECT users.email, users.full_name, users.is_active, users.created_at,
-       roles.name, permissions.name{session}
+       roles.name, permissions.name,
+       EXISTS (SELECT * FROM auth_sessions
+               WHERE auth_sessions.id = $1 AND auth_sessions.user_id = users.id
+                 AND auth_sessions.revoked_at IS NULL
+                 AND auth_sessions.credentials_version = users.credentials_version)
+       AS session_is_live
 FROM users
 LEFT OUTER JOIN user_roles ON user_roles.user_id = users.id
 LEFT OUTER JOIN roles ON roles.id = user_roles.role_id
 LEFT OUTER JOIN role_permissions ON role_permissions.role_id = roles.id
 LEFT OUTER JOIN permissions ON permissions.id = role_permissions.permission_id
-WHERE users.id = ${user}
+WHERE users.id = $2
 """
-_SESSION_LIVE = """,
-       EXISTS (SELECT * FROM auth_sessions
-               WHERE auth_sessions.id = $1 AND auth_sessions.user_id = users.id
-                 AND auth_sessions.revoked_at IS NULL) AS session_live"""
-ME_SQL = _SELECT.format(session="", user=1)
-ME_SESSION_SQL = _SELECT.format(session=_SESSION_LIVE, user=2)
 
 ACCESS_TOKEN_TYPE = "access"
 ACCESS_TOKEN_JWT_TYP = "at+jwt"
@@ -75,7 +76,7 @@ def me_body(user_id: int, rows: Sequence[Sequence[Any]]) -> dict[str, Any] | Non
     if not rows:
         return None
     email, full_name, is_active, created_at = rows[0][:4]
-    if not is_active or (len(rows[0]) > 6 and not rows[0][6]):
+    if not is_active or not rows[0][6]:
         return None
     return {
         "id": user_id,
@@ -101,6 +102,16 @@ def _bearer_token(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
     return None
 
 
+def access_token_key(secret: str) -> bytes:
+    """py-auth's access-token signing key, as app.core.security.derive_key makes it from
+    JWT_SECRET: HKDF-SHA256 (RFC 5869), no salt, 64 bytes. Written out: this app imports nothing
+    of py-auth (tests/test_bench_reference.py checks that the two agree)."""
+    prk = hmac.digest(bytes(32), secret.encode(), "sha256")
+    info = b"py-auth access-token signing"
+    first = hmac.digest(prk, info + b"\x01", "sha256")
+    return first + hmac.digest(prk, first + info + b"\x02", "sha256")
+
+
 def create_app(
     database_url: str | None = None,
     jwt_secret: str | None = None,
@@ -114,7 +125,7 @@ def create_app(
 ) -> FastAPI:
     env = os.environ
     dsn = asyncpg_dsn(database_url or env["DATABASE_URL"])
-    key = (jwt_secret or env["JWT_SECRET"]).encode()
+    key = access_token_key(jwt_secret or env["JWT_SECRET"])
     algorithms = [jwt_algorithm or env.get("JWT_ALGORITHM", "HS256")]
     issuer = jwt_issuer or env.get("JWT_ISSUER", "py-auth")
     audience = jwt_audience or env.get("JWT_AUDIENCE", "py-auth")
@@ -165,14 +176,10 @@ def create_app(
             if claims["type"] != ACCESS_TOKEN_TYPE:
                 raise jwt.InvalidTokenError
             user_id = int(claims["sub"])
-            sid = claims.get("sid")
-            session_id = uuid.UUID(sid) if isinstance(sid, str) else None
-        except (jwt.InvalidTokenError, TypeError, ValueError):
+            session_id = uuid.UUID(claims["sid"])  # required, as py-auth requires it
+        except (jwt.InvalidTokenError, KeyError, TypeError, ValueError):
             return JSONResponse(UNAUTHORIZED, status_code=401)
-        if session_id is None:
-            rows = await pools[0].fetch(ME_SQL, user_id)
-        else:
-            rows = await pools[0].fetch(ME_SESSION_SQL, session_id, user_id)
+        rows = await pools[0].fetch(ME_SQL, session_id, user_id)
         body = me_body(user_id, rows)
         if body is None:
             return JSONResponse(UNAUTHORIZED, status_code=401)

@@ -8,9 +8,11 @@ from typing import Annotated
 
 import typer
 from pydantic import TypeAdapter, ValidationError
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.service import purge_events
+from app.auth.models import User
 from app.auth.passwords import password_problem
 from app.auth.schemas import Email
 from app.auth.service import purge_expired_sessions, purge_stale_login_throttles
@@ -36,18 +38,22 @@ def create_admin(
         typer.Option(help="Asked for (hidden) when not given; ignored for an existing user."),
     ] = None,
 ) -> None:
-    """Create an admin, or grant admin to the existing user with this email (idempotent)."""
+    """Create an admin, or make the existing user with this email an active admin (idempotent)."""
     try:
         normalized = TypeAdapter(Email).validate_python(email)
     except ValidationError:
         raise typer.BadParameter("not a valid email address", param_hint="--email") from None
     settings = _settings()
 
-    async def run() -> bool:
+    async def run() -> tuple[bool, bool]:
         async with _session(settings) as session:
-            return await grant_admin(
+            # grant_admin tells whether it created the account, not whether it woke a
+            # deactivated one: that is read first, in the same transaction.
+            is_active = await session.scalar(select(User.is_active).where(User.email == normalized))
+            created = await grant_admin(
                 session, PasswordHasher(settings), email=normalized, password=_password_for
             )
+            return created, is_active is False
 
     async def _password_for() -> str:
         chosen = password if password is not None else _ask_password()
@@ -57,8 +63,14 @@ def create_admin(
             raise typer.Exit(1)
         return chosen
 
-    created = asyncio.run(run())
-    typer.echo(f"{'Created admin' if created else 'Granted admin to'} {normalized}.")
+    created, reactivated = asyncio.run(run())
+    if created:
+        typer.echo(f"Created admin {normalized}.")
+    elif reactivated:
+        # An operator who deactivated this account meant something by it: say it is back.
+        typer.echo(f"Reactivated {normalized} (the account was deactivated) and granted it admin.")
+    else:
+        typer.echo(f"Granted admin to {normalized}.")
 
 
 @cli.command("purge-tokens")

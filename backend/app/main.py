@@ -19,6 +19,7 @@ from app.audit.router import router as audit_router
 from app.auth.dependencies import route_requirements
 from app.auth.router import router as auth_router
 from app.auth.router import token_router as auth_token_router
+from app.auth.service import check_default_role
 from app.core.config import Settings, load_settings
 from app.core.database import Database
 from app.core.docs import install_docs
@@ -65,6 +66,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await check_default_role(app.state.database, settings)
         # The back end's name only: the URL may hold a password.
         database = make_url(settings.database_url).get_backend_name()
         logger.info(
@@ -95,6 +97,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         telemetry=telemetry_config(os.environ),
         docs_url=None,  # served by install_docs, without a CDN
         redoc_url=None,
+        # Starlette would redirect /users/ to /users with a Location built from the Host
+        # header, which the client chooses: the path is not found instead (the console's /ui
+        # redirects itself, app/ui).
+        redirect_slashes=False,
     )
     app.state.settings = settings
     app.state.database = Database(settings)

@@ -13,7 +13,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
 from app.auth.models import Role, User
+from app.auth.service import start_session
 from app.core.config import Settings
+from app.core.context import ClientContext
 from app.core.security import AccessTokenCodec
 from app.main import create_app
 from app.models import Base
@@ -170,13 +172,45 @@ def make_user(app: Any, session: AsyncSession) -> MakeUser:
     return factory
 
 
+MakeSession = Callable[[User], Awaitable[uuid.UUID]]
+
+
 @pytest.fixture
-def auth_headers(app: Any) -> Callable[[User], dict[str, str]]:
-    """Bearer headers for a user, with a token issued the way login issues it."""
+def make_session(app: Any, session: AsyncSession) -> MakeSession:
+    """`await make_session(user)`: the id of a new live session of the user, started as a
+    login starts one, and committed."""
     codec: AccessTokenCodec = app.state.access_tokens
 
-    def headers(user: User) -> dict[str, str]:
-        return {"Authorization": f"Bearer {codec.issue(user.id)}"}
+    async def factory(user: User) -> uuid.UUID:
+        # Read now: the test may have changed the user's credentials since making them.
+        version = await session.scalar(select(User.credentials_version).where(User.id == user.id))
+        assert version is not None, f"no user {user.id}"
+        pair = await start_session(
+            session,
+            codec,
+            app.state.settings,
+            ClientContext(),
+            user_id=user.id,
+            credentials_version=version,
+        )
+        await session.commit()
+        return codec.decode(pair.access_token).session_id
+
+    return factory
+
+
+AuthHeaders = Callable[[User], Awaitable[dict[str, str]]]
+
+
+@pytest.fixture
+def auth_headers(app: Any, make_session: MakeSession) -> AuthHeaders:
+    """`await auth_headers(user)`: Bearer headers for a user, with an access token of a new live
+    session of theirs, issued the way login issues it."""
+    codec: AccessTokenCodec = app.state.access_tokens
+
+    async def headers(user: User) -> dict[str, str]:
+        session_id = await make_session(user)
+        return {"Authorization": f"Bearer {codec.issue(user.id, session_id=session_id)}"}
 
     return headers
 

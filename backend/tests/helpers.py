@@ -18,6 +18,7 @@ import app.auth.service as auth_service
 from alembic import command
 from app.core.clock import utcnow
 from app.core.config import Settings
+from app.core.security import ACCESS_TOKEN_KEY_PURPOSE, derive_key
 from app.main import create_app
 
 BACKEND_DIR = Path(__file__).resolve().parents[1]
@@ -25,6 +26,8 @@ TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
 ON_POSTGRES = TEST_DATABASE_URL.startswith("postgresql")
 SEED_TABLES = ("permissions", "roles", "role_permissions")
 TEST_SECRET = "test-secret-that-is-long-enough-for-hs256-0123456789"
+# What the service signs access tokens with: a key derived from the secret, not the secret.
+TEST_ACCESS_TOKEN_KEY = derive_key(TEST_SECRET, ACCESS_TOKEN_KEY_PURPOSE)
 PASSWORD = "correct horse battery staple"
 
 postgres_only = pytest.mark.skipif(
@@ -68,17 +71,20 @@ def forge_access_token(
     settings,
     user_id: int,
     *,
-    key: str = TEST_SECRET,
+    session_id: uuid.UUID,
+    key: str | bytes | None = TEST_ACCESS_TOKEN_KEY,
     algorithm: str = "HS256",
     typ: Any = "at+jwt",
     drop: tuple[str, ...] = (),
     **overrides: Any,
 ) -> str:
-    """An access token built by hand: by default exactly what the service would issue. `typ`
-    is the header's (any JSON value; None leaves it out)."""
+    """An access token built by hand: by default exactly what the service would issue for
+    that session (`make_session`). `typ` is the header's (any JSON value; None leaves it out);
+    `drop` leaves claims out, and keyword arguments replace claims (`sid=5`)."""
     now = utcnow()
     claims: dict[str, Any] = {
         "sub": str(user_id),
+        "sid": str(session_id),
         "iat": now,
         "exp": now + timedelta(minutes=5),
         "jti": uuid.uuid4().hex,

@@ -4,6 +4,7 @@ uvicorn in a subprocess, on a free port, with its output in a file that a test c
 import asyncio
 import json
 import os
+import shlex
 import signal
 import socket
 import subprocess
@@ -19,6 +20,7 @@ import httpx
 from tests.helpers import BACKEND_DIR, TEST_SECRET
 
 STARTUP_SECONDS = 30.0
+REPO_DIR = BACKEND_DIR.parent
 
 
 def free_port() -> int:
@@ -112,39 +114,69 @@ class PortTaken(RuntimeError):
 async def start_server(env: dict[str, str], output: Path, *uvicorn_args: str) -> Server:
     """Start `uvicorn --factory app.main:create_app` and return once /health answers. A free
     port can be taken by another process before uvicorn binds it: then another port is tried."""
+
+    def command(port: int) -> list[str]:
+        return [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            "app.main:create_app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--no-access-log",
+            # As wherever py-auth is started: uvicorn would otherwise believe X-Forwarded-For
+            # from 127.0.0.1, ahead of TRUSTED_PROXIES, the one setting of proxy trust.
+            "--no-proxy-headers",
+            *uvicorn_args,
+        ]
+
+    return await _start(env, output, command)
+
+
+async def start_make_run_server(env: dict[str, str], output: Path) -> Server:
+    """Start the server that `make run` starts: the uvicorn command line its recipe execs, read
+    from `make -n run` (so the Makefile itself is what is tested), on 127.0.0.1 and a free
+    port. The migrations that `make run` applies first are left to the test's database."""
+    return await _start(env, output, make_run_command)
+
+
+def make_run_command(port: int) -> list[str]:
+    """The command that `make run HOST=127.0.0.1 PORT=port` execs, without running make."""
+    recipe = subprocess.run(  # noqa: S603 (a fixed command line)
+        ["make", "--no-print-directory", "-n", "run", "HOST=127.0.0.1", f"PORT={port}"],  # noqa: S607
+        cwd=REPO_DIR,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    lines = recipe.replace("\\\n", " ").splitlines()
+    # The one line that execs: the server (the others migrate, or write backend/.env).
+    (words,) = [words for line in lines if "exec" in (words := shlex.split(line, comments=True))]
+    # Relative to backend/, where the recipe runs it (`cd backend && ... exec .venv/bin/...`).
+    return words[words.index("exec") + 1 :]
+
+
+async def _start(env: dict[str, str], output: Path, command: Callable[[int], list[str]]) -> Server:
     for _attempt in range(3):
         try:
-            return await _start_on_a_free_port(env, output, uvicorn_args)
+            return await _start_on_a_free_port(env, output, command)
         except PortTaken:
             continue
     raise RuntimeError("no free port could be bound")
 
 
 async def _start_on_a_free_port(
-    env: dict[str, str], output: Path, uvicorn_args: tuple[str, ...]
+    env: dict[str, str], output: Path, command: Callable[[int], list[str]]
 ) -> Server:
     port = free_port()
     with output.open("wb") as sink:
         # Popen returns once the child is forked: nothing here waits on it. S603: the command
         # line is fixed.
         process = subprocess.Popen(  # noqa: S603, ASYNC220
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "--factory",
-                "app.main:create_app",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--no-access-log",
-                *uvicorn_args,
-            ],
-            cwd=BACKEND_DIR,
-            env=env,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
+            command(port), cwd=BACKEND_DIR, env=env, stdout=sink, stderr=subprocess.STDOUT
         )
     server = Server(process=process, port=port, output=output)
 

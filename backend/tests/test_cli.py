@@ -2,7 +2,7 @@ import asyncio
 
 import pytest
 from pwdlib import PasswordHash
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.orm import selectinload
 from typer.testing import CliRunner
@@ -93,3 +93,39 @@ def test_create_admin_grants_admin_to_an_existing_user_and_is_idempotent(cli_env
     assert again.exit_code == 0, again.output
     assert "Granted admin to twice@example.com" in again.output
     assert _role_names(cli_environment, "twice@example.com") == ["admin"]
+
+
+def test_create_admin_says_so_when_it_reactivates_a_deactivated_account(cli_environment):
+    arguments = ["create-admin", "--email", "dormant@example.com", "--password", PASSWORD]
+    assert runner.invoke(cli, arguments).exit_code == 0
+    _deactivate(cli_environment, "dormant@example.com")
+
+    result = runner.invoke(cli, arguments)
+
+    assert result.exit_code == 0, result.output
+    assert "Reactivated dormant@example.com" in result.output
+    user = _load_user(cli_environment, "dormant@example.com")
+    assert user is not None
+    assert user.is_active
+
+
+def test_create_admin_does_not_speak_of_reactivating_an_active_account(cli_environment):
+    arguments = ["create-admin", "--email", "awake@example.com", "--password", PASSWORD]
+    assert runner.invoke(cli, arguments).exit_code == 0
+
+    result = runner.invoke(cli, arguments)
+
+    assert result.exit_code == 0, result.output
+    assert "eactivat" not in result.output
+
+
+def _deactivate(database_url: str, email: str) -> None:
+    async def deactivate() -> None:
+        engine = create_async_engine(database_url)
+        async with engine.begin() as connection:
+            await connection.execute(
+                update(User.__table__).where(User.email == email).values(is_active=False)
+            )
+        await engine.dispose()
+
+    asyncio.run(deactivate())

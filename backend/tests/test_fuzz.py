@@ -33,7 +33,7 @@ from schemathesis.specs.openapi.checks import response_schema_conformance
 from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from app.auth.models import User, user_roles
+from app.auth.models import User
 from app.main import create_app
 from app.models import Base
 from tests.helpers import SEED_TABLES, make_settings
@@ -98,8 +98,9 @@ class Target:
                     await connection.execute(insert(table), rows)
 
 
-schema = schemathesis.openapi.from_asgi(
-    "/openapi.json", create_app(make_settings("sqlite+aiosqlite:///:memory:"))
+# Read from the app object, not served: an app that is never started needs no database.
+schema = schemathesis.openapi.from_dict(
+    create_app(make_settings("sqlite+aiosqlite:///:memory:")).openapi()
 )
 
 
@@ -116,17 +117,17 @@ def fuzz_app(database_url: str) -> Iterator[Any]:
 
 
 @pytest.fixture(autouse=True)
-async def _as_an_admin(fuzz_app: Any, make_user: Any, session: Any, seed_rows: Any) -> None:
-    """A fresh admin for each test (`session` brings the cleanup of the database after it)."""
+async def _as_an_admin(
+    fuzz_app: Any, make_user: Any, auth_headers: Any, session: Any, seed_rows: Any
+) -> None:
+    """A fresh admin for each test, with a live session (`session` brings the cleanup of the
+    database after it)."""
     admin: User = await make_user(roles=["admin"])
-    token = fuzz_app.state.access_tokens.issue(admin.id)
-    Target.headers = {"Authorization": f"Bearer {token}"}
-    users = Base.metadata.tables["users"]
-    Target.baseline = {
-        **{name: seed_rows[name] for name in SEED_TABLES},
-        "users": [dict(row._mapping) for row in await session.execute(select(users))],
-        "user_roles": [dict(row._mapping) for row in await session.execute(select(user_roles))],
-    }
+    Target.headers = await auth_headers(admin)
+    Target.baseline = {name: seed_rows[name] for name in SEED_TABLES}
+    for name in ("users", "user_roles", "auth_sessions", "refresh_tokens"):
+        rows = await session.execute(select(Base.metadata.tables[name]))
+        Target.baseline[name] = [dict(row._mapping) for row in rows]
     await session.rollback()  # end the read: on SQLite it holds the write lock
 
 

@@ -42,7 +42,7 @@ def assert_error_format(response: httpx.Response, status: int, code: str) -> dic
 @pytest.fixture
 async def send(client, make_user, auth_headers) -> Send:
     admin = await make_user(roles=["admin"])
-    token = auth_headers(admin)
+    token = await auth_headers(admin)
 
     async def call(case: Case) -> httpx.Response:
         response: httpx.Response = await client.request(
@@ -286,7 +286,7 @@ async def test_times_at_the_ends_of_the_calendar_filter_instead_of_failing(
     await client.post("/auth/login", data={"username": "edge@example.com", "password": PASSWORD})
 
     response = await client.get(
-        f"/audit-events?event=login_succeeded&{query}", headers=auth_headers(admin)
+        f"/audit-events?event=login_succeeded&{query}", headers=await auth_headers(admin)
     )
 
     assert response.status_code == 200, response.text

@@ -31,10 +31,11 @@ PUBLIC_ROUTES = frozenset(
         ("POST", "/auth/refresh"),
         ("POST", "/auth/logout"),  # the refresh token in the body is the credential
         ("POST", "/auth/revoke"),  # RFC 7009: the token in the body is the credential
-        ("GET", "/metrics"),  # for Prometheus: guarded by METRICS_TOKEN when set, not by a user
+        ("GET", "/metrics"),  # for Prometheus: METRICS_TOKEN, not a user (404 until it is set)
         ("GET", "/openapi.json"),
         ("GET", "/docs"),
         ("GET", "/docs/oauth2-redirect"),
+        ("GET", "/ui"),  # redirects to /ui/
         ("GET", "/redoc"),
         (ANY_METHOD, "/static/docs"),  # the docs' scripts and styles
         (ANY_METHOD, "/ui"),  # the web console's static files; its data comes from the API

@@ -12,7 +12,7 @@ from app.articles.dependencies import (
 )
 from app.articles.schemas import ArticleCreate, ArticleRead, ArticleUpdate, AuthorRead
 from app.articles.service import ListedArticle
-from app.core.database import DatabaseDep, SessionDep
+from app.core.database import NoTransactionDep, SessionDep
 from app.core.errors import error_responses
 from app.core.pagination import Page, PageParamsDep
 
@@ -21,7 +21,7 @@ router = APIRouter(prefix="/articles", tags=["articles"])
 
 @router.get("", response_model=Page[ArticleRead])
 async def list_articles(
-    _: ArticleReader, database: DatabaseDep, page: PageParamsDep
+    _: ArticleReader, database: NoTransactionDep, page: PageParamsDep
 ) -> Page[ArticleRead]:
     # The hot read: no ORM session, no transaction (see service.list_articles).
     articles, has_more = await service.list_articles(database, page)

@@ -16,6 +16,7 @@ from app.articles.models import Article
 from app.articles.schemas import ArticleCreate, ArticleUpdate
 from app.auth.models import User
 from app.core.database import Database
+from app.core.fast_read import FastRead
 from app.core.pagination import PageParams, page_of
 
 
@@ -42,9 +43,9 @@ class ListedArticle(NamedTuple):
     author_full_name: str | None
 
 
-# Built once: a statement object caches its compiled form, so each request only binds values.
 # The columns are ListedArticle's, in its order; of users, only what the list shows.
-_ARTICLES_PAGE = (
+ARTICLES_PAGE = FastRead(
+    "articles_page",
     select(
         Article.id,
         Article.title,
@@ -57,15 +58,15 @@ _ARTICLES_PAGE = (
     .outerjoin(User, User.id == Article.author_id)
     .order_by(Article.created_at.desc(), Article.id.desc())
     .limit(bindparam("limit", type_=Integer))
-    .offset(bindparam("offset", type_=Integer))
+    .offset(bindparam("offset", type_=Integer)),
+    ListedArticle,
 )
 
 
 async def list_articles(database: Database, page: PageParams) -> tuple[list[ListedArticle], bool]:
     """A page of articles, newest first, and whether more follow: one round trip, no count."""
-    rows = await database.fetch(_ARTICLES_PAGE, {"limit": page.fetch_limit, "offset": page.offset})
-    listed, has_more = page_of(rows, page)
-    return [ListedArticle._make(row) for row in listed], has_more
+    rows = await database.fetch(ARTICLES_PAGE, {"limit": page.fetch_limit, "offset": page.offset})
+    return page_of(rows, page)
 
 
 async def create_article(session: AsyncSession, data: ArticleCreate, *, author_id: int) -> Article:

@@ -29,3 +29,8 @@ class AuditEvent(Base):
     user_agent: Mapped[str | None] = mapped_column(String(256))
     request_id: Mapped[str | None] = mapped_column(String(128))
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Repeated events of one kind (the refusals of one caller on one route within a minute)
+    # share a row: its key names the group, and `occurrences` counts them, so a caller who
+    # loops on a forbidden route adds one row a minute, not one per request.
+    occurrences: Mapped[int] = mapped_column(default=1, server_default="1")
+    aggregate_key: Mapped[str | None] = mapped_column(String(255), unique=True)

@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class AuditEventRead(BaseModel):
@@ -18,3 +18,7 @@ class AuditEventRead(BaseModel):
     user_agent: str | None
     request_id: str | None
     details: dict[str, Any]
+    occurrences: int = Field(
+        description="How many times the event happened: repeated permission refusals of one "
+        "caller on one route within a minute share one row."
+    )

@@ -5,6 +5,7 @@ or rolled back with it. Nothing secret goes in: callers pass ids, names and reas
 passwords, tokens or hashes.
 """
 
+import hashlib
 import logging
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -14,7 +15,9 @@ from sqlalchemy import ColumnElement, delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.models import AuditEvent
+from app.core.clock import utcnow
 from app.core.context import ClientContext
+from app.core.database import dialect_insert
 from app.core.pagination import PageParams, page_of
 
 logger = logging.getLogger("app.audit")
@@ -22,6 +25,7 @@ logger = logging.getLogger("app.audit")
 
 class Event(StrEnum):
     USER_REGISTERED = "user_registered"
+    USER_CREATED = "user_created"
     LOGIN_SUCCEEDED = "login_succeeded"
     LOGIN_FAILED = "login_failed"
     REFRESH_TOKEN_REUSED = "refresh_token_reused"
@@ -48,12 +52,7 @@ def record(
     subject_id: int | None = None,
     **details: Any,
 ) -> None:
-    # Also a log line, for log-based alerting; ids and names only (no email, nothing secret).
-    logger.info(
-        "audit %s",
-        event.value,
-        extra={"fields": {"event": event.value, "actor_id": actor_id, "subject_id": subject_id}},
-    )
+    _log(event, actor_id, subject_id)
     session.add(
         AuditEvent(
             event=event.value,
@@ -64,6 +63,53 @@ def record(
             request_id=client.request_id,
             details=details,
         )
+    )
+
+
+async def record_denial(
+    session: AsyncSession,
+    client: ClientContext,
+    *,
+    actor_id: int,
+    route: str,
+    missing: list[str],
+) -> None:
+    """Record a permission refusal, one row per caller, route and minute.
+
+    Any signed-in caller can be refused as often as they like: counting the repeats in one
+    row (``occurrences``) keeps a loop on a forbidden route from flooding the audit log.
+    """
+    now = utcnow()
+    group = f"{Event.PERMISSION_DENIED} {actor_id} {route} {','.join(missing)}"
+    # Hashed, so a long route cannot outgrow the column; the minute makes a new group.
+    key = f"{now:%Y-%m-%dT%H:%M} {hashlib.sha256(group.encode()).hexdigest()}"
+    _log(Event.PERMISSION_DENIED, actor_id, None)
+    table = AuditEvent.__table__
+    insert = dialect_insert(session, table).values(
+        occurred_at=now,
+        event=Event.PERMISSION_DENIED.value,
+        actor_user_id=actor_id,
+        ip=client.ip,
+        user_agent=client.user_agent,
+        request_id=client.request_id,
+        details={"route": route, "missing": missing},
+        occurrences=1,
+        aggregate_key=key,
+    )
+    await session.execute(
+        insert.on_conflict_do_update(
+            index_elements=[table.c.aggregate_key],
+            set_={"occurrences": table.c.occurrences + 1},
+        )
+    )
+
+
+def _log(event: Event, actor_id: int | None, subject_id: int | None) -> None:
+    # Also a log line, for log-based alerting; ids and names only (no email, nothing secret).
+    logger.info(
+        "audit %s",
+        event.value,
+        extra={"fields": {"event": event.value, "actor_id": actor_id, "subject_id": subject_id}},
     )
 
 

@@ -1,6 +1,5 @@
 """What routes inject: the caller, permission checks, and the auth services of the app."""
 
-import uuid
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
@@ -9,7 +8,6 @@ from fastapi.dependencies.models import Dependant
 from fastapi.security import OAuth2PasswordBearer
 
 from app.audit import service as audit
-from app.audit.service import Event
 from app.auth import service
 from app.auth.schemas import Principal
 from app.core.config import Settings
@@ -57,12 +55,8 @@ async def get_current_user(
     if not token:
         raise NotAuthenticated()
     claims = access_tokens.decode(token)
-    try:
-        session_id = uuid.UUID(claims.session_id) if claims.session_id else None
-    except ValueError:
-        raise InvalidToken() from None
     database: Database = request.app.state.database
-    principal = await service.load_principal(database, claims.user_id, session_id)
+    principal = await service.load_principal(database, claims.user_id, claims.session_id)
     if principal is None or not principal.is_active:
         raise InvalidToken("The access token is no longer valid.")
     request.state.user_id = principal.id  # for the request log line
@@ -97,14 +91,14 @@ def require_permission(*names: str) -> Any:
 
 
 async def _record_denial(request: Request, user: Principal, missing: list[str]) -> None:
-    """The refusal, in the audit log, in a transaction of its own: a granted request (the
-    common case) then needs no session at all, and the record survives the refusal."""
+    """The refusal, in the audit log (one row per caller, route and minute), in a
+    transaction of its own: a granted request (the common case) then needs no session at all,
+    and the record survives the refusal."""
     route = getattr(request.scope.get("route"), "path", request.url.path)
     database: Database = request.app.state.database
     async with database.sessionmaker() as session:
-        audit.record(
+        await audit.record_denial(
             session,
-            Event.PERMISSION_DENIED,
             await client_context(request),
             actor_id=user.id,
             route=f"{request.method} {route}",

@@ -53,6 +53,11 @@ class EmailAlreadyRegistered(Conflict):
     detail = "An account with this email already exists."
 
 
+class RegistrationClosed(PermissionDenied):
+    code = "registration_closed"
+    detail = "Registration is closed: ask an administrator for an account."
+
+
 class WrongCurrentPassword(AppError):
     status_code = 400
     code = "invalid_current_password"

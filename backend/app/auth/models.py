@@ -8,6 +8,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from app.core.clock import utcnow
 from app.core.database import Base
+from app.core.types import normalize_email
 
 user_roles = Table(
     "user_roles",
@@ -51,12 +52,20 @@ class Role(Base):
 
 class User(Base):
     __tablename__ = "users"
+    # SQLite would otherwise hand a deleted user's id to the next one, and with it the old
+    # user's audit trail. (PostgreSQL sequences never go back.)
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(320), unique=True)
     hashed_password: Mapped[str] = mapped_column(String(255))
     full_name: Mapped[str | None] = mapped_column(String(200))
     is_active: Mapped[bool] = mapped_column(default=True)
+    # Moves on every change that must end sessions (password change, logout everywhere,
+    # deactivation, an administrator ending them). A session is live only while it holds the
+    # version its login read before checking the password, so a login that was checking the
+    # old password while the change committed gets a session that never works.
+    credentials_version: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(
         default=utcnow, onupdate=utcnow, server_default=func.now()
@@ -66,7 +75,7 @@ class User(Base):
 
     @validates("email")
     def _normalize_email(self, _key: str, email: str) -> str:
-        return email.strip().lower()
+        return normalize_email(email)
 
 
 class AuthSession(Base):
@@ -84,6 +93,8 @@ class AuthSession(Base):
     last_used_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(index=True)
     revoked_at: Mapped[datetime | None]
+    # The user's credentials_version when the login began; see User.credentials_version.
+    credentials_version: Mapped[int] = mapped_column(default=0, server_default="0")
     ip: Mapped[str | None] = mapped_column(String(45))
     user_agent: Mapped[str | None] = mapped_column(String(256))
 

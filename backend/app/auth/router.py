@@ -34,7 +34,7 @@ from app.auth.schemas import (
 )
 from app.core.config import Settings
 from app.core.context import ClientContextDep
-from app.core.database import SessionDep
+from app.core.database import NoTransactionDep, SessionDep
 from app.core.errors import AppError, RequestInvalid, UnsupportedMediaType, error_responses
 from app.core.rate_limit import rate_limit
 from app.users.schemas import UserRead
@@ -185,7 +185,7 @@ def _token_response(
     "/register",
     status_code=status.HTTP_201_CREATED,
     response_model=UserRead,
-    responses=error_responses(409, 429),
+    responses=error_responses(403, 409, 429),
     dependencies=[rate_limit("register")],
 )
 async def register(
@@ -219,6 +219,7 @@ async def login(
     request: Request,
     response: Response,
     session: SessionDep,
+    database: NoTransactionDep,
     hasher: PasswordHasherDep,
     access_tokens: AccessTokensDep,
     settings: SettingsDep,
@@ -226,6 +227,7 @@ async def login(
 ) -> TokenResponse:
     pair = await service.login(
         session,
+        database,
         hasher,
         access_tokens,
         settings,
@@ -284,7 +286,7 @@ async def logout(
     """End the session of a refresh token: from the body, or a browser client's cookie (which
     is then cleared). Logging out twice is harmless."""
     if browser.is_browser(request):
-        if browser.REFRESH_COOKIE not in request.cookies:
+        if not browser.has_session_cookie(request, settings):
             browser.clear_session_cookies(response, settings)
             return
         refresh_token = browser.refresh_token_from_cookie(request, settings)

@@ -5,17 +5,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Literal, Self
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, EmailStr, Field
 
 from app.auth.models import AuthSession
 from app.auth.passwords import PASSWORD_MAX_LENGTH
+from app.core.types import normalize_email
 
-
-def _normalize_email(email: str) -> str:
-    return email.strip().lower()
-
-
-Email = Annotated[EmailStr, Field(max_length=320), AfterValidator(_normalize_email)]
+# Normalized before the syntax check (so a full-width domain is checked as the address it
+# names) and after it (email-validator's own normalization is then folded the same way).
+Email = Annotated[
+    EmailStr,
+    BeforeValidator(lambda value: normalize_email(value) if isinstance(value, str) else value),
+    Field(max_length=320),
+    AfterValidator(normalize_email),
+]
 # Only the length is checked here (so a 10 kB "password" is never hashed); the policy is
 # checked by the service, with the settings' minimum length.
 Password = Annotated[str, Field(max_length=PASSWORD_MAX_LENGTH)]

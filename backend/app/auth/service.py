@@ -7,15 +7,13 @@ same transaction as the change it describes.
 """
 
 import math
-import re
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any, NoReturn, cast
+from typing import NamedTuple, NoReturn, cast
 
 from sqlalchemy import (
     ColumnElement,
-    Select,
     Table,
     bindparam,
     case,
@@ -40,6 +38,7 @@ from app.auth.exceptions import (
     RefreshTokenInvalid,
     RefreshTokenReused,
     RefreshTokenRevoked,
+    RegistrationClosed,
     SessionNotFound,
     WrongCurrentPassword,
 )
@@ -56,15 +55,14 @@ from app.auth.models import (
 from app.auth.passwords import password_problem
 from app.auth.schemas import Principal
 from app.core.clock import utcnow
-from app.core.config import Settings
+from app.core.config import Settings, SettingsError
 from app.core.context import ClientContext
 from app.core.database import Database, dialect_insert
 from app.core.errors import AppError
+from app.core.fast_read import FastRead
 from app.core.metrics import LOCKOUTS, LOGINS, REFRESHES
 from app.core.security import AccessTokenCodec, PasswordHasher, hash_opaque_token, new_opaque_token
-
-DEFAULT_ROLE = "viewer"
-_EMAIL_SHAPE = re.compile(r"[^@\s]{1,64}@[^@\s]+\.[^@\s]+")
+from app.core.types import normalize_email
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,68 +76,83 @@ class TokenPair:
 # --- The caller ---------------------------------------------------------------------------
 
 
-def _principal_statement(*, with_session: bool) -> Select[Any]:
-    columns: list[Any] = [
+class PrincipalRow(NamedTuple):
+    """One row per permission of each role of the user (outer joins: a user without roles, or
+    a role without permissions, still gives a row, with None there)."""
+
+    email: str
+    full_name: str | None
+    is_active: bool
+    created_at: datetime
+    role: str | None
+    permission: str | None
+    session_is_live: bool
+
+
+# The hot path: the user, their roles and permissions, and whether the token's session is
+# still live (not revoked, and started under the user's current credentials), in one query.
+PRINCIPAL = FastRead(
+    "principal",
+    select(
         User.email,
         User.full_name,
         User.is_active,
         User.created_at,
         Role.name,
         Permission.name,
-    ]
-    if with_session:
-        live_session = exists().where(
+        exists()
+        .where(
             AuthSession.id == bindparam("session_id", type_=AuthSession.id.type),
             AuthSession.user_id == User.id,
             AuthSession.revoked_at.is_(None),
+            # A login that checked the password before a change of credentials committed
+            # holds the old version: its session was never live.
+            AuthSession.credentials_version == User.credentials_version,
         )
-        columns.append(live_session.label("session_live"))
-    return (
-        select(*columns)
-        .outerjoin(user_roles, user_roles.c.user_id == User.id)
-        .outerjoin(Role, Role.id == user_roles.c.role_id)
-        .outerjoin(role_permissions, role_permissions.c.role_id == Role.id)
-        .outerjoin(Permission, Permission.id == role_permissions.c.permission_id)
-        .where(User.id == bindparam("user_id", type_=User.id.type))
+        .label("session_is_live"),
     )
-
-
-# Built once: a statement object caches its compiled form, so each request only binds values.
-_PRINCIPAL = _principal_statement(with_session=False)
-_PRINCIPAL_IN_SESSION = _principal_statement(with_session=True)
+    .outerjoin(user_roles, user_roles.c.user_id == User.id)
+    .outerjoin(Role, Role.id == user_roles.c.role_id)
+    .outerjoin(role_permissions, role_permissions.c.role_id == Role.id)
+    .outerjoin(Permission, Permission.id == role_permissions.c.permission_id)
+    .where(User.id == bindparam("user_id", type_=User.id.type)),
+    PrincipalRow,
+)
 
 
 async def load_principal(
-    database: Database, user_id: int, session_id: uuid.UUID | None = None
+    database: Database, user_id: int, session_id: uuid.UUID
 ) -> Principal | None:
-    """The user with role and permission names, in one round trip (the hot path).
-
-    With a ``session_id`` (the token's ``sid``), the same query also tells whether that
-    session is still live, so a logout ends its access tokens at once.
-    """
-    if session_id is None:
-        rows = await database.fetch(_PRINCIPAL, {"user_id": user_id})
-    else:
-        rows = await database.fetch(
-            _PRINCIPAL_IN_SESSION, {"user_id": user_id, "session_id": session_id}
-        )
-    if not rows or (session_id is not None and not rows[0][6]):
+    """The user with role and permission names, if the token's session is live: one round
+    trip (the hot path), so a logout ends its access tokens at once."""
+    rows = await database.fetch(PRINCIPAL, {"user_id": user_id, "session_id": session_id})
+    if not rows or not rows[0].session_is_live:
         return None
-    email, full_name, is_active, created_at = rows[0][:4]
-    roles: set[str] = {row[4] for row in rows if row[4] is not None}
+    first = rows[0]
     return Principal(
         id=user_id,
-        email=email,
-        full_name=full_name,
-        is_active=is_active,
-        created_at=created_at,
-        roles=tuple(sorted(roles)),
-        permissions=frozenset(row[5] for row in rows if row[5] is not None),
+        email=first.email,
+        full_name=first.full_name,
+        is_active=first.is_active,
+        created_at=first.created_at,
+        roles=tuple(sorted({row.role for row in rows if row.role is not None})),
+        permissions=frozenset(row.permission for row in rows if row.permission is not None),
         session_id=session_id,
     )
 
 
 # --- Registration and passwords -------------------------------------------------------------
+
+
+async def check_default_role(database: Database, settings: Settings) -> None:
+    """Refuse to start when DEFAULT_ROLE names no role: every registration would fail."""
+    async with database.sessionmaker() as session:
+        found = await session.scalar(select(Role.id).where(Role.name == settings.default_role))
+    if found is None:
+        raise SettingsError(
+            f"py-auth cannot start:\n  DEFAULT_ROLE: no role is named {settings.default_role!r} "
+            "(create it first, or choose an existing role)."
+        )
 
 
 def check_password_policy(password: str, email: str | None, settings: Settings, field: str) -> None:
@@ -158,11 +171,16 @@ async def register_user(
     password: str,
     full_name: str | None,
 ) -> User:
+    if settings.registration == "closed":
+        raise RegistrationClosed()
     check_password_policy(password, email, settings, field="password")
     hashed_password = await hasher.hash(password)
-    default_role = await session.scalar(select(Role).where(Role.name == DEFAULT_ROLE))
+    default_role = await session.scalar(select(Role).where(Role.name == settings.default_role))
+    if default_role is None:
+        # Checked at startup, and the role cannot be deleted while it is the default.
+        raise RuntimeError(f"The default role {settings.default_role!r} does not exist.")
     user = User(email=email, hashed_password=hashed_password, full_name=full_name)
-    user.roles = [default_role] if default_role is not None else []
+    user.roles = [default_role]
     session.add(user)
     try:
         await session.flush()
@@ -200,6 +218,7 @@ async def change_password(
 
 async def login(
     session: AsyncSession,
+    database: Database,
     hasher: PasswordHasher,
     access_tokens: AccessTokenCodec,
     settings: Settings,
@@ -212,16 +231,15 @@ async def login(
 
     Unknown email, wrong password and inactive account look the same from outside, in status,
     body and time (an unknown email is verified against a dummy hash), and all count toward
-    the email's lockout. During a lockout the password is not even verified.
+    the email's lockout. Each attempt is counted before its password is checked, so however
+    many arrive at once, at most LOGIN_MAX_FAILURES passwords are checked in a window; during
+    a lockout none is.
     """
-    email = email.strip().lower()
-    now = utcnow()
-    locked_until = await session.scalar(
-        select(LoginThrottle.locked_until).where(LoginThrottle.email == email)
-    )
-    if locked_until is not None and locked_until > now:
-        _failed_login(session, client, "throttled", email=email)
-        raise LoginThrottled(math.ceil((locked_until - now).total_seconds()))
+    email = normalize_email(email)
+    attempt = await _take_login_attempt(database, settings, email, utcnow())
+    if attempt.retry_after is not None:
+        await _failed_login(session, client, "throttled", email=email)
+        raise LoginThrottled(attempt.retry_after)
 
     user = await session.scalar(select(User).where(User.email == email))
     new_hash: str | None = None
@@ -229,24 +247,42 @@ async def login(
         await hasher.verify_dummy(password)
         reason = "unknown_email"
     else:
-        is_valid, new_hash = await hasher.verify_and_update(password, user.hashed_password)
+        # Read before the password is checked: a change of credentials that commits while
+        # it is checked leaves this login holding a version that no longer matches.
+        credentials_version = user.credentials_version
+        stored_hash = user.hashed_password
+        is_valid, new_hash = await hasher.verify_and_update(password, stored_hash)
         reason = "bad_password" if not is_valid else "inactive" if not user.is_active else ""
     if user is None or reason:
-        await _count_failure(session, settings, email, utcnow())
-        _failed_login(session, client, reason, email=email, user_id=user.id if user else None)
+        if attempt.number >= settings.login_max_failures:
+            await _start_lockout(session, settings, email, utcnow(), attempt)
+        await _failed_login(session, client, reason, email=email, user_id=user.id if user else None)
         raise InvalidCredentials()
 
     if new_hash is not None:
-        # The stored hash used outdated parameters: upgrade it while we know the password.
-        user.hashed_password = new_hash
+        # The stored hash used outdated parameters: upgrade it while we know the password,
+        # unless the password changed meanwhile (then the new one's hash stays).
+        await session.execute(
+            update(User)
+            .where(User.id == user.id, User.hashed_password == stored_hash)
+            .values(hashed_password=new_hash)
+            .execution_options(synchronize_session=False)
+        )
     await session.execute(delete(LoginThrottle).where(LoginThrottle.email == email))
-    pair = await start_session(session, access_tokens, settings, client, user_id=user.id)
+    pair = await start_session(
+        session,
+        access_tokens,
+        settings,
+        client,
+        user_id=user.id,
+        credentials_version=credentials_version,
+    )
     LOGINS.labels("success").inc()
     audit.record(session, Event.LOGIN_SUCCEEDED, client, actor_id=user.id, subject_id=user.id)
     return pair
 
 
-def _failed_login(
+async def _failed_login(
     session: AsyncSession,
     client: ClientContext,
     reason: str,
@@ -255,61 +291,101 @@ def _failed_login(
     user_id: int | None = None,
 ) -> None:
     LOGINS.labels(reason).inc()
-    # What was typed as the email is kept only when it looks like one: a password typed into
-    # the wrong field must not land in the audit log.
-    shown = email if _EMAIL_SHAPE.fullmatch(email) else None
+    if user_id is None and reason == "throttled":
+        user_id = await session.scalar(select(User.id).where(User.email == email))
+    # What was typed is kept only when it names an account: a password typed into the email
+    # field (it may well look like an address) must not land in the audit log.
     audit.record(
-        session, Event.LOGIN_FAILED, client, subject_id=user_id, reason=reason, email=shown
+        session,
+        Event.LOGIN_FAILED,
+        client,
+        subject_id=user_id,
+        reason=reason,
+        email=email if user_id is not None else None,
     )
 
 
-async def _count_failure(
-    session: AsyncSession, settings: Settings, email: str, now: datetime
-) -> None:
-    """Count a failed login in one atomic upsert, and start a lockout at the threshold.
+@dataclass(frozen=True, slots=True)
+class _LoginAttempt:
+    number: int  # this attempt's place among the window's failures, itself included
+    lockouts: int
+    last_locked_until: datetime | None
+    retry_after: int | None  # seconds, when the account is locked out
 
-    The upsert locks the row until the transaction ends, so concurrent failures for one
-    email are counted one after the other; no lock is held while a password is hashed.
+
+async def _take_login_attempt(
+    database: Database, settings: Settings, email: str, now: datetime
+) -> _LoginAttempt:
+    """Count a login attempt as a failure before its password is checked (success forgets
+    it), in one atomic upsert committed at once.
+
+    Concurrent attempts on one email are numbered one after the other, so in a burst only the
+    first LOGIN_MAX_FAILURES are checked; the one that goes over starts a lockout. The count
+    runs in a transaction of its own: no lock is held while a password is hashed.
     """
     window_start = now - timedelta(seconds=settings.login_failure_window)
     table = LoginThrottle.__table__
+    locked = table.c.locked_until > now
     window_expired = table.c.window_started_at < window_start
-    insert = dialect_insert(session, table).values(
-        email=email, failure_count=1, window_started_at=now, lockout_count=0
-    )
-    upsert = insert.on_conflict_do_update(
-        index_elements=[table.c.email],
-        set_={
-            "failure_count": case((window_expired, 1), else_=table.c.failure_count + 1),
-            "window_started_at": case((window_expired, now), else_=table.c.window_started_at),
-        },
-    ).returning(table.c.failure_count, table.c.lockout_count, table.c.locked_until)
-    failures, lockouts, last_locked_until = (await session.execute(upsert)).one()
-    if failures < settings.login_max_failures:
-        return
+    async with database.sessionmaker() as attempts:
+        insert = dialect_insert(attempts, table).values(
+            email=email, failure_count=1, window_started_at=now, lockout_count=0
+        )
+        upsert = insert.on_conflict_do_update(
+            index_elements=[table.c.email],
+            set_={
+                "failure_count": case(
+                    (locked, table.c.failure_count),
+                    (window_expired, 1),
+                    else_=table.c.failure_count + 1,
+                ),
+                "window_started_at": case(
+                    (locked, table.c.window_started_at),
+                    (window_expired, now),
+                    else_=table.c.window_started_at,
+                ),
+            },
+        ).returning(table.c.failure_count, table.c.lockout_count, table.c.locked_until)
+        number, lockouts, locked_until = (await attempts.execute(upsert)).one()
+        attempt = _LoginAttempt(number, lockouts, locked_until, retry_after=None)
+        if locked_until is None or locked_until <= now:
+            if number <= settings.login_max_failures:
+                await attempts.commit()
+                return attempt
+            locked_until = await _start_lockout(attempts, settings, email, now, attempt)
+        await attempts.commit()
+    return replace(attempt, retry_after=max(1, math.ceil((locked_until - now).total_seconds())))
+
+
+async def _start_lockout(
+    session: AsyncSession, settings: Settings, email: str, now: datetime, attempt: _LoginAttempt
+) -> datetime:
+    """Lock the email out, for twice as long as its previous lockout (up to the maximum), and
+    start a new window; the lockout already running, if one started meanwhile, stands."""
+    lockouts = attempt.lockouts
+    window_start = now - timedelta(seconds=settings.login_failure_window)
     # A lockout long past does not make the next one longer.
-    if last_locked_until is not None and last_locked_until < window_start:
+    if attempt.last_locked_until is not None and attempt.last_locked_until < window_start:
         lockouts = 0
     seconds = min(settings.login_lockout_seconds * 2**lockouts, settings.login_lockout_max_seconds)
-    await session.execute(
+    locked_until = now + timedelta(seconds=seconds)
+    started = await session.execute(
         update(LoginThrottle)
-        .where(LoginThrottle.email == email)
+        .where(
+            LoginThrottle.email == email,
+            or_(LoginThrottle.locked_until.is_(None), LoginThrottle.locked_until <= now),
+        )
         .values(
             failure_count=0,
             window_started_at=now,
             lockout_count=lockouts + 1,
-            locked_until=now + timedelta(seconds=seconds),
+            locked_until=locked_until,
         )
+        .execution_options(synchronize_session=False)
     )
-    LOCKOUTS.inc()
-
-
-async def unlock_login(
-    session: AsyncSession, client: ClientContext, *, user: User, actor_id: int
-) -> None:
-    """Lift a lockout (and forget the failures) of this user's email."""
-    await session.execute(delete(LoginThrottle).where(LoginThrottle.email == user.email))
-    audit.record(session, Event.LOCKOUT_LIFTED, client, actor_id=actor_id, subject_id=user.id)
+    if getattr(started, "rowcount", 0):
+        LOCKOUTS.inc()
+    return locked_until
 
 
 # --- Sessions and refresh tokens ------------------------------------------------------------
@@ -322,11 +398,15 @@ async def start_session(
     client: ClientContext,
     *,
     user_id: int,
+    credentials_version: int,
 ) -> TokenPair:
-    """A new session (one login) with its first refresh token, and an access token."""
+    """A new session (one login) with its first refresh token, and an access token.
+
+    ``credentials_version`` is the user's as read before the password was checked."""
     now = utcnow()
     auth_session = AuthSession(
         user_id=user_id,
+        credentials_version=credentials_version,
         created_at=now,
         last_used_at=now,
         expires_at=now + timedelta(days=settings.refresh_token_days),
@@ -367,7 +447,11 @@ _TOUCH_LIVE_SESSION = (
         _auth_sessions.c.id == bindparam("session_id"),
         _auth_sessions.c.revoked_at.is_(None),
         _auth_sessions.c.last_used_at >= bindparam("idle_since"),
-        exists().where(User.id == _auth_sessions.c.user_id, User.is_active.is_(True)),
+        exists().where(
+            User.id == _auth_sessions.c.user_id,
+            User.is_active.is_(True),
+            User.credentials_version == _auth_sessions.c.credentials_version,
+        ),
     )
     .values(last_used_at=bindparam("now"))
     .returning(_auth_sessions.c.user_id, _auth_sessions.c.expires_at)
@@ -395,7 +479,7 @@ async def _issue_tokens(
         },
     )
     return TokenPair(
-        access_token=access_tokens.issue(user_id, session_id=str(session_id)),
+        access_token=access_tokens.issue(user_id, session_id=session_id),
         refresh_token=refresh_token,
         expires_in=int(access_tokens.lifetime.total_seconds()),
         session_expires_at=session_expires_at,
@@ -448,12 +532,18 @@ async def _explain_dead_session(
     """Why a live token's session refused to be used (the rare path: it may be slow)."""
     row = (
         await session.execute(
-            select(AuthSession.revoked_at, AuthSession.last_used_at, User.is_active)
+            select(
+                AuthSession.revoked_at,
+                AuthSession.last_used_at,
+                User.is_active,
+                (AuthSession.credentials_version == User.credentials_version).label("current"),
+            )
             .join(User, User.id == AuthSession.user_id)
             .where(AuthSession.id == session_id)
         )
     ).one()
-    if row.revoked_at is None and row.is_active and row.last_used_at < idle_since:
+    is_live = row.revoked_at is None and row.is_active and row.current
+    if is_live and row.last_used_at < idle_since:
         REFRESHES.labels("expired").inc()
         raise RefreshTokenExpired("The session was idle too long; log in again.")
     REFRESHES.labels("revoked").inc()
@@ -508,6 +598,13 @@ async def _revoke_sessions(session: AsyncSession, which: ColumnElement[bool]) ->
 
 
 async def revoke_all_sessions(session: AsyncSession, user_id: int) -> None:
+    """End every session of the user, and any that a login in flight is about to start."""
+    await session.execute(
+        update(User)
+        .where(User.id == user_id)
+        .values(credentials_version=User.credentials_version + 1)
+        .execution_options(synchronize_session=False)
+    )
     await _revoke_sessions(session, AuthSession.user_id == user_id)
 
 
@@ -539,11 +636,9 @@ async def revoke_token(
         return
     try:
         claims = access_tokens.decode(token)
-        session_id = uuid.UUID(claims.session_id) if claims.session_id else None
-    except (AppError, ValueError):
+    except AppError:
         return
-    if session_id is None:
-        return
+    session_id = claims.session_id
     which = (AuthSession.id == session_id) & (AuthSession.user_id == claims.user_id)
     if await _revoke_sessions(session, which):
         audit.record(
@@ -563,10 +658,14 @@ async def logout_all(session: AsyncSession, client: ClientContext, *, user_id: i
 
 def _is_live(settings: Settings, now: datetime) -> ColumnElement[bool]:
     idle_limit = now - timedelta(days=settings.refresh_idle_days)
+    current_version = (
+        select(User.credentials_version).where(User.id == AuthSession.user_id).scalar_subquery()
+    )
     return (
         AuthSession.revoked_at.is_(None)
         & (AuthSession.expires_at > now)
         & (AuthSession.last_used_at > idle_limit)
+        & (AuthSession.credentials_version == current_version)
     )
 
 
@@ -604,15 +703,6 @@ async def revoke_session(
         actor_id=actor_id,
         subject_id=user_id,
         session_id=str(session_id),
-    )
-
-
-async def revoke_user_sessions(
-    session: AsyncSession, client: ClientContext, *, user_id: int, actor_id: int
-) -> None:
-    await revoke_all_sessions(session, user_id)
-    audit.record(
-        session, Event.SESSION_REVOKED, client, actor_id=actor_id, subject_id=user_id, all=True
     )
 
 

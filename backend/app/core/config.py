@@ -54,6 +54,12 @@ class Settings(BaseSettings):
     # Concurrent hashes; each takes argon2_memory_kib of memory and a core for ~100 ms.
     password_hash_concurrency: int = Field(default_factory=lambda: os.cpu_count() or 2, ge=1)
 
+    # Self-registration at POST /auth/register; "closed" leaves account creation to
+    # administrators (POST /users).
+    registration: Literal["open", "closed"] = "open"
+    # The role a self-registered account gets; it must exist when the app starts.
+    default_role: str = Field(default="viewer", min_length=1, max_length=64)
+
     password_min_length: int = Field(default=8, ge=8, le=128)
     # Per-account throttling of failed logins (counted in the database, for every process).
     login_max_failures: int = Field(default=5, ge=1)
@@ -76,7 +82,7 @@ class Settings(BaseSettings):
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "console"] = "json"
-    metrics_enabled: bool = True
+    # GET /metrics answers only `Authorization: Bearer <METRICS_TOKEN>`, and 404 while unset.
     metrics_token: SecretStr | None = None
 
     @field_validator("jwt_secret")

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import asyncpg
 from fastapi import Depends, Request
-from sqlalchemy import DateTime, MetaData, Select, event
+from sqlalchemy import DateTime, MetaData, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect, ExceptionContext
 from sqlalchemy.exc import DBAPIError, InvalidatePoolError
@@ -25,10 +25,10 @@ from sqlalchemy.util import greenlet_spawn
 
 from app.core.config import Settings
 from app.core.errors import AppError
+from app.core.fast_read import AnySelect, FastRead, RowT, registered
 
 logger = logging.getLogger(__name__)
 
-AnySelect = Select[*tuple[Any, ...]]  # a SELECT of any columns
 # An execution option of ours: the connection serves one read, in no transaction of its own.
 SINGLE_READ = "py_auth_single_read"
 
@@ -189,32 +189,26 @@ class Database:
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
         self._on_asyncpg = self.engine.dialect.driver == "asyncpg"
         self._driver_error: type[Exception] = self.engine.dialect.loaded_dbapi.Error
-        self._compiled: dict[AnySelect, tuple[str, tuple[str, ...]]] = {}
 
-    async def fetch(
-        self, statement: AnySelect, parameters: Mapping[str, Any]
-    ) -> Sequence[Sequence[Any]]:
-        """The rows of one read, outside any transaction: one round trip, no BEGIN or COMMIT.
+    async def fetch(self, read: FastRead[RowT], parameters: Mapping[str, Any]) -> list[RowT]:
+        """The rows of a registered fast read (app.core.fast_read says when to use one),
+        outside any transaction: one round trip, no BEGIN or COMMIT.
 
-        For the reads made on every request (the caller, with roles and permissions; a page
-        of articles). On PostgreSQL the statement, compiled by SQLAlchemy once, runs on the
-        asyncpg connection of a pooled connection: SQLAlchemy's connection and result layers
-        cost a fifth of GET /users/me (BENCHMARKS.md). Parameters and values are the driver's:
-        no SQLAlchemy type processing (asyncpg gives aware UTC timestamps). Errors are raised
-        as SQLAlchemy raises them, so the app answers them as any other (503 for a database
-        that is away or too slow).
+        On PostgreSQL the read, compiled once, runs on the asyncpg connection of a pooled
+        connection: SQLAlchemy's connection and result layers cost a fifth of GET /users/me
+        (BENCHMARKS.md). Errors are raised as SQLAlchemy raises them, so the app answers them
+        as any other (503 for a database that is away or too slow).
         """
+        read = registered(read)
         if not self._on_asyncpg:
-            return await self._fetch_through_sqlalchemy(statement, parameters)
-        sql, names = self._compile(statement)
+            return read.rows(await self._fetch_through_sqlalchemy(read.statement, parameters))
+        sql, _ = read.compiled(self.engine.dialect)
+        arguments = read.arguments(self.engine.dialect, parameters)
         pooled = await self._checkout()
         driver: Any = pooled.driver_connection  # an asyncpg connection
         lost = False
         try:
-            rows: Sequence[Sequence[Any]] = await driver.fetch(
-                sql, *(parameters[name] for name in names)
-            )
-            return rows
+            return read.rows(await driver.fetch(sql, *arguments))
         except asyncpg.PostgresError as error:
             if not driver.is_closed():
                 # The database refused the statement (a statement timeout, say); the
@@ -237,7 +231,7 @@ class Database:
         # The connection was gone (the database restarted, say): read again through
         # SQLAlchemy, which reconnects.
         logger.warning("a pooled connection was lost; reading through a new one")
-        return await self._fetch_through_sqlalchemy(statement, parameters)
+        return read.rows(await self._fetch_through_sqlalchemy(read.statement, parameters))
 
     async def _checkout(self) -> PoolProxiedConnection:
         try:
@@ -246,14 +240,6 @@ class Database:
             # A connection that could not be opened (the database starting up, or out of
             # connections), raised as SQLAlchemy raises it everywhere else.
             raise DBAPIError.instance(None, None, error, self._driver_error) from error
-
-    def _compile(self, statement: AnySelect) -> tuple[str, tuple[str, ...]]:
-        compiled = self._compiled.get(statement)
-        if compiled is None:
-            sql = statement.compile(dialect=self.engine.dialect)
-            compiled = (str(sql), tuple(sql.positiontup or ()))
-            self._compiled[statement] = compiled
-        return compiled
 
     async def _fetch_through_sqlalchemy(
         self, statement: AnySelect, parameters: Mapping[str, Any], *, retry: bool = True
@@ -281,12 +267,13 @@ class Database:
 
 
 async def get_database(request: Request) -> Database:
-    """The app's Database: for reads that need no transaction (Database.fetch)."""
+    """The app's Database, outside the request's transaction: for fast reads
+    (Database.fetch) and for the rare write that must commit on its own."""
     database: Database = request.app.state.database
     return database
 
 
-DatabaseDep = Annotated[Database, Depends(get_database)]
+NoTransactionDep = Annotated[Database, Depends(get_database)]
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:

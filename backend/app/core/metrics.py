@@ -107,16 +107,17 @@ router = APIRouter(tags=["operations"])
 async def metrics(
     request: Request, authorization: Annotated[str | None, Header()] = None
 ) -> Response:
-    """Prometheus metrics. Needs `Authorization: Bearer <METRICS_TOKEN>` when that is set."""
+    """Prometheus metrics, for `Authorization: Bearer <METRICS_TOKEN>`; 404 while no token is
+    set. Never open: read around a login, the login outcomes would tell an unknown email from a
+    wrong password, which the login's identical 401s do not."""
     settings = request.app.state.settings
-    if not settings.metrics_enabled:
+    expected = settings.metrics_token.get_secret_value().strip() if settings.metrics_token else ""
+    if not expected:
         raise NotFound()
-    expected = settings.metrics_token.get_secret_value() if settings.metrics_token else None
-    if expected:
-        scheme, _, presented = (authorization or "").partition(" ")
-        # The scheme is case-insensitive (RFC 7235); the token alone is not a credential.
-        if scheme.lower() != "bearer" or not hmac.compare_digest(
-            presented.strip().encode(), expected.encode()
-        ):
-            raise NotAuthenticated()
+    scheme, _, presented = (authorization or "").partition(" ")
+    # The scheme is case-insensitive (RFC 7235); the token alone is not a credential.
+    if scheme.lower() != "bearer" or not hmac.compare_digest(
+        presented.strip().encode(), expected.encode()
+    ):
+        raise NotAuthenticated()
     return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)

@@ -37,13 +37,24 @@ HSTS = ("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
 OUR_HEADER_NAMES = frozenset(
     name.lower().encode("latin-1") for name in [*SECURITY_HEADERS, HSTS[0], "X-Request-ID"]
 )
-# The interactive docs and the console load scripts, styles and images of their own.
-PAGE_CSP = (
+# The interactive docs load scripts, styles and images of their own, and start from inline
+# scripts and styles (Swagger UI's and ReDoc's pages).
+DOCS_CSP = (
     "default-src 'self'; img-src 'self' data:; script-src 'self' 'unsafe-inline'; "
     "style-src 'self' 'unsafe-inline'; connect-src 'self'; worker-src 'self' blob:; "
     "frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
 )
-PAGE_PATHS = ("/docs", "/redoc", "/ui", "/static")
+# The console has no inline script, event handler or style attribute, so whatever markup got
+# into it could not run: it holds an access token, and gets no 'unsafe-inline'.
+CONSOLE_CSP = (
+    "default-src 'self'; img-src 'self' data:; script-src 'self'; style-src 'self'; "
+    "connect-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'none'; "
+    "form-action 'self'"
+)
+# The pages, by the first segment of their path (a whole segment: /uiX is not the console).
+PAGE_CSPS = {"docs": DOCS_CSP, "redoc": DOCS_CSP, "static": DOCS_CSP, "ui": CONSOLE_CSP}
+# The ip columns of sessions and audit events are String(45): the longest IPv6 text form.
+MAX_IP_LENGTH = 45
 
 
 TOO_LARGE = {"detail": "The request body is too large.", "code": "payload_too_large"}
@@ -98,7 +109,10 @@ class RequestContextMiddleware:
         defaults = {**SECURITY_HEADERS, **dict([HSTS] if hsts else [])}
         self.api_defaults = _encoded(defaults)
         # Pages get their own CSP whatever they say; other defaults yield to the response's.
-        self.page_csp = _encoded({"Content-Security-Policy": PAGE_CSP})
+        self.page_csps = {
+            segment: _encoded({"Content-Security-Policy": policy})
+            for segment, policy in PAGE_CSPS.items()
+        }
         self.page_defaults = _encoded(
             {name: value for name, value in defaults.items() if name != "Content-Security-Policy"}
         )
@@ -117,8 +131,9 @@ class RequestContextMiddleware:
         response_started = False
         forced = [(b"x-request-id", request_id.encode("latin-1"))]
         defaults = self.api_defaults
-        if scope["path"].startswith(PAGE_PATHS):
-            forced += self.page_csp
+        page_csp = self.page_csps.get(_first_segment(scope["path"]))
+        if page_csp is not None:
+            forced += page_csp
             defaults = self.page_defaults
 
         async def send_with_headers(message: Message) -> None:
@@ -175,10 +190,15 @@ class RequestContextMiddleware:
 
     def client_ip(self, scope: Scope) -> str:
         """The socket peer; behind a trusted proxy, the rightmost X-Forwarded-For entry that is
-        not itself a trusted proxy (entries to its left could have been written by the client)."""
-        peer = scope["client"][0] if scope.get("client") else "unknown"
+        not itself a trusted proxy (entries to its left could have been written by the client),
+        unless that entry is not an IP address that can be stored: then the peer."""
+        peer = str(scope["client"][0]) if scope.get("client") else "unknown"
+        if len(peer) > MAX_IP_LENGTH:
+            # A link-local IPv6 peer with a long interface name: the zone id names an
+            # interface of this host, not the client, and would not fit the ip columns.
+            peer = peer.partition("%")[0][:MAX_IP_LENGTH]
         if not self.trusted_proxies or not self._is_trusted(peer):
-            return str(peer)
+            return peer
         forwarded = [
             entry.strip()
             for name, value in scope["headers"]
@@ -187,8 +207,8 @@ class RequestContextMiddleware:
         ]
         for entry in reversed(forwarded):
             if not self._is_trusted(entry):
-                return entry if _is_ip(entry) else str(peer)
-        return str(peer)
+                return entry if _is_storable_ip(entry) else peer
+        return peer
 
     def _is_trusted(self, address: str) -> bool:
         try:
@@ -287,12 +307,22 @@ def _with_headers(
     return [*kept, *forced, *(header for header in defaults if header[0] not in present)]
 
 
-def _is_ip(value: str) -> bool:
+def _is_storable_ip(value: str) -> bool:
+    """An IP address that the ip columns of sessions and audit events can hold: an IPv6
+    address with a long zone id ("fe80::1%...") is one, but would fail the insert."""
+    if len(value) > MAX_IP_LENGTH:
+        return False
     try:
         ipaddress.ip_address(value)
     except ValueError:
         return False
     return True
+
+
+def _first_segment(path: str) -> str:
+    """The first segment of a path: ui for /ui, /ui/ and /ui/js/app.js, uiX for /uiX."""
+    end = path.find("/", 1)
+    return path[1:end] if end != -1 else path[1:]
 
 
 def _route_template(scope: Scope) -> str:

@@ -1,10 +1,13 @@
-"""Security primitives: password hashing, access tokens (JWT) and opaque refresh tokens."""
+"""Security primitives: password hashing, access tokens (JWT), opaque refresh tokens, and the
+keys derived from JWT_SECRET."""
 
 import hashlib
+import hmac
+import re
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import anyio
@@ -20,7 +23,35 @@ from app.core.errors import InvalidToken, TokenExpired
 ACCESS_TOKEN_TYPE = "access"
 # RFC 9068 §2.1: the media type of a JWT access token, so no other JWT passes as one.
 ACCESS_TOKEN_JWT_TYP = "at+jwt"
-REQUIRED_CLAIMS = ["sub", "exp", "iat", "iss", "aud", "jti", "type"]
+REQUIRED_CLAIMS = ["sub", "sid", "exp", "iat", "iss", "aud", "jti", "type"]
+# users.id is an INTEGER: 32 bits on PostgreSQL, where a larger bound value fails the query.
+MAX_USER_ID = 2**31 - 1
+# A user id as `issue` writes it: decimal digits, no sign, no leading zero, no spaces.
+_USER_ID_TEXT = re.compile(r"[1-9][0-9]{0,9}")
+
+# The HKDF "info" of each key derived from JWT_SECRET (derive_key): one key per use.
+ACCESS_TOKEN_KEY_PURPOSE = "py-auth access-token signing"
+CSRF_KEY_PURPOSE = "py-auth csrf"
+# 64 bytes: as long as RFC 7518 §3.2 asks of an HS512 key, and more than HS256/HS384 need.
+DERIVED_KEY_BYTES = 64
+
+
+def derive_key(secret: str, purpose: str, length: int = DERIVED_KEY_BYTES) -> bytes:
+    """A key of its own for one use of a secret: HKDF-SHA256 (RFC 5869), no salt, the purpose
+    as info. Keys of different purposes are independent: what one key or the values made with
+    it reveal (a CSRF token is readable by scripts) tells nothing of the secret or of another
+    key (the one that signs access tokens)."""
+    if not 0 < length <= 255 * hashlib.sha256().digest_size:
+        raise ValueError("HKDF-SHA256 makes 1 to 8160 bytes")
+    # Extract: no salt is HashLen zero bytes (RFC 5869 §2.2).
+    prk = hmac.digest(bytes(hashlib.sha256().digest_size), secret.encode(), "sha256")
+    okm = block = b""
+    counter = 1
+    while len(okm) < length:  # expand (§2.3)
+        block = hmac.digest(prk, block + purpose.encode() + bytes([counter]), "sha256")
+        okm += block
+        counter += 1
+    return okm[:length]
 
 
 class PasswordHasher:
@@ -75,26 +106,25 @@ class PasswordHasher:
 @dataclass(frozen=True, slots=True)
 class AccessClaims:
     user_id: int
-    jti: str
-    issued_at: datetime
-    expires_at: datetime
-    session_id: str | None = None
+    # The login the token belongs to: the caller is loaded only while that session is live.
+    session_id: uuid.UUID
 
 
 class AccessTokenCodec:
     """Issues and checks short-lived JWT access tokens that carry identity only."""
 
     def __init__(self, settings: Settings) -> None:
-        self._key = settings.jwt_secret.get_secret_value()
+        self._key = derive_key(settings.jwt_secret.get_secret_value(), ACCESS_TOKEN_KEY_PURPOSE)
         self._algorithm = settings.jwt_algorithm
         self._issuer = settings.jwt_issuer
         self._audience = settings.jwt_audience
         self.lifetime = timedelta(minutes=settings.access_token_minutes)
 
-    def issue(self, user_id: int, *, session_id: str | None = None) -> str:
+    def issue(self, user_id: int, *, session_id: uuid.UUID) -> str:
         now = utcnow()
         payload: dict[str, Any] = {
             "sub": str(user_id),
+            "sid": str(session_id),
             "iat": now,
             "exp": now + self.lifetime,
             "jti": uuid.uuid4().hex,
@@ -102,13 +132,12 @@ class AccessTokenCodec:
             "aud": self._audience,
             "type": ACCESS_TOKEN_TYPE,
         }
-        if session_id is not None:
-            payload["sid"] = session_id
         return jwt.encode(
             payload, self._key, algorithm=self._algorithm, headers={"typ": ACCESS_TOKEN_JWT_TYP}
         )
 
     def decode(self, token: str) -> AccessClaims:
+        """The claims of a token this service issued, else InvalidToken (TokenExpired)."""
         try:
             decoded = jwt.decode_complete(
                 token,
@@ -128,18 +157,41 @@ class AccessTokenCodec:
             or claims["type"] != ACCESS_TOKEN_TYPE
         ):
             raise InvalidToken()
+        # Held to what `issue` writes, so that a token minted with the key cannot outlive the
+        # access lifetime, skip the session check, or fail the query that loads the caller.
+        issued_at, expires_at = claims["iat"], claims["exp"]
+        if not (_is_time(issued_at) and _is_time(expires_at)) or (
+            expires_at - issued_at > self.lifetime.total_seconds()
+        ):
+            raise InvalidToken()
+        return AccessClaims(user_id=_user_id(claims["sub"]), session_id=_session_id(claims["sid"]))
+
+
+def _is_time(value: object) -> bool:
+    # PyJWT also reads a numeric string as a time; `issue` writes numbers.
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _user_id(sub: object) -> int:
+    """`sub` as `issue` writes it, and an id that users.id can hold: a larger one would fail
+    the query on PostgreSQL (a 500) rather than find no one."""
+    if not isinstance(sub, str) or not _USER_ID_TEXT.fullmatch(sub) or int(sub) > MAX_USER_ID:
+        raise InvalidToken()
+    return int(sub)
+
+
+def _session_id(sid: object) -> uuid.UUID:
+    """`sid` as `issue` writes it: a UUID, in its canonical form. A token without one would be
+    honoured whatever became of its session, a logout included."""
+    if isinstance(sid, str):
         try:
-            user_id = int(claims["sub"])
-        except (TypeError, ValueError):
-            raise InvalidToken() from None
-        sid = claims.get("sid")
-        return AccessClaims(
-            user_id=user_id,
-            jti=str(claims["jti"]),
-            issued_at=datetime.fromtimestamp(claims["iat"], tz=utcnow().tzinfo),
-            expires_at=datetime.fromtimestamp(claims["exp"], tz=utcnow().tzinfo),
-            session_id=sid if isinstance(sid, str) else None,
-        )
+            session_id = uuid.UUID(sid)
+        except ValueError:
+            pass
+        else:
+            if str(session_id) == sid:
+                return session_id
+    raise InvalidToken()
 
 
 def is_access_token_typ(typ: object) -> bool:

@@ -15,6 +15,10 @@ class BuiltInRoleProtected(Conflict):
     detail = "Built-in roles (viewer, editor, admin) cannot be deleted."
 
 
+class DefaultRoleProtected(Conflict):
+    detail = "This role is DEFAULT_ROLE, given to every new account: it cannot be deleted."
+
+
 class RoleInUse(Conflict):
     detail = "The role is still held by users: take it from them first."
 
@@ -36,13 +40,14 @@ class UnknownPermission(AppError):
 
 
 class PermissionGrantDenied(PermissionDenied):
-    """Granting a permission one does not hold would be an escalation of privilege.
-    The refusal is audited."""
+    """Granting a permission one does not hold would be an escalation of privilege; removing
+    one would let a role manager strip what they could never give back. The refusal is
+    audited."""
 
     persist_changes = True
 
     def __init__(self, missing: list[str]) -> None:
         super().__init__(
-            f"You cannot grant a permission you do not hold: {', '.join(missing)}.",
+            f"You can only grant or remove permissions you hold; missing: {', '.join(missing)}.",
             missing=missing,
         )

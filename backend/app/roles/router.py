@@ -4,6 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, status
 
+from app.auth.dependencies import SettingsDep
 from app.auth.schemas import NO_NUL
 from app.core.context import ClientContextDep
 from app.core.database import SessionDep
@@ -59,6 +60,12 @@ async def set_role_permissions(
     "/roles/{name}", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(404, 409)
 )
 async def delete_role(
-    name: RoleNamePath, manager: RoleManager, session: SessionDep, client: ClientContextDep
+    name: RoleNamePath,
+    manager: RoleManager,
+    session: SessionDep,
+    client: ClientContextDep,
+    settings: SettingsDep,
 ) -> None:
-    await service.delete_role(session, client, name, actor=manager)
+    await service.delete_role(
+        session, client, name, actor=manager, default_role=settings.default_role
+    )

@@ -14,6 +14,7 @@ from app.core.context import ClientContext
 from app.roles.exceptions import (
     AdminRoleProtected,
     BuiltInRoleProtected,
+    DefaultRoleProtected,
     PermissionGrantDenied,
     RoleAlreadyExists,
     RoleInUse,
@@ -59,14 +60,14 @@ async def _permissions_by_name(session: AsyncSession, names: list[str]) -> list[
 def _guard_grant(
     session: AsyncSession, client: ClientContext, names: set[str], actor: Principal, role: str
 ) -> None:
-    """Nobody hands out a permission they do not hold themselves (no escalation)."""
+    """Nobody hands out or takes away a permission they do not hold themselves."""
     if missing := sorted(names - actor.permissions):
         audit.record(
             session,
             Event.PERMISSION_DENIED,
             client,
             actor_id=actor.id,
-            action="grant_permissions",
+            action="change_permissions",
             role=role,
             missing=missing,
         )
@@ -110,7 +111,7 @@ async def set_role_permissions(
         raise AdminRoleProtected()
     old = {permission.name for permission in role.permissions}
     new = {permission.name for permission in permissions}
-    _guard_grant(session, client, new - old, actor, role.name)
+    _guard_grant(session, client, new ^ old, actor, role.name)
     role.permissions = permissions
     await session.flush()
     audit.record(
@@ -126,11 +127,18 @@ async def set_role_permissions(
 
 
 async def delete_role(
-    session: AsyncSession, client: ClientContext, name: str, *, actor: Principal
+    session: AsyncSession,
+    client: ClientContext,
+    name: str,
+    *,
+    actor: Principal,
+    default_role: str,
 ) -> None:
     role = await get_role(session, name)
     if role.name in BUILT_IN_ROLES:
         raise BuiltInRoleProtected()
+    if role.name == default_role:
+        raise DefaultRoleProtected()
     if await session.scalar(select(exists().where(user_roles.c.role_id == role.id))):
         raise RoleInUse()
     await session.delete(role)

@@ -25,6 +25,32 @@ class RoleChangeDenied(PermissionDenied):
         )
 
 
+class TargetOutranksActor(PermissionDenied):
+    """Nobody acts on a user who holds a permission they lack: otherwise whoever may edit
+    users could lock out, rename or delete the administrators. The refusal is audited."""
+
+    code = "target_outranks_actor"
+    persist_changes = True
+
+    def __init__(self, missing: list[str]) -> None:
+        super().__init__(
+            f"This user holds permissions you do not; missing: {', '.join(missing)}.",
+            missing=missing,
+        )
+
+
+class PrivateFilterDenied(PermissionDenied):
+    """Searching by email would tell a caller who may not see emails which ones exist."""
+
+    persist_changes = True  # the refusal is audited
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Filtering by email needs the read_user_private permission.",
+            missing=["read_user_private"],
+        )
+
+
 class UnknownRole(AppError):
     status_code = 422
     code = "validation_error"

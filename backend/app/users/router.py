@@ -14,8 +14,14 @@ from app.core.pagination import Page, PageParamsDep
 from app.core.rate_limit import rate_limit
 from app.core.types import IdPath
 from app.users import service
-from app.users.dependencies import UserDeleter, UserEditor, UserReader
-from app.users.schemas import MeRead, MeUpdate, UserRead, UsersFilter, UserUpdate
+from app.users.dependencies import (
+    PrivateUserReader,
+    UserCreator,
+    UserDeleter,
+    UserEditor,
+    UserReader,
+)
+from app.users.schemas import MeRead, MeUpdate, UserCreate, UserRead, UsersFilter, UserUpdate
 
 router = APIRouter(prefix="/users", tags=["users"])
 
@@ -58,21 +64,50 @@ async def change_my_password(
     )
 
 
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=UserRead,
+    responses=error_responses(409),
+)
+async def create_user(
+    body: UserCreate,
+    creator: UserCreator,
+    session: SessionDep,
+    hasher: PasswordHasherDep,
+    settings: SettingsDep,
+    client: ClientContextDep,
+) -> UserRead:
+    """Create an account for someone (works with REGISTRATION=closed). Its roles may hold only
+    permissions the caller holds."""
+    user = await service.create_user(session, hasher, settings, client, body, actor=creator)
+    return UserRead.from_user(user)
+
+
 @router.get("", response_model=Page[UserRead])
 async def list_users(
-    _: UserReader,
+    reader: UserReader,
     session: SessionDep,
     page: PageParamsDep,
+    client: ClientContextDep,
     email: Annotated[
-        str | None, Query(max_length=320, pattern=NO_NUL, description="Email substring.")
+        str | None,
+        Query(
+            max_length=320,
+            pattern=NO_NUL,
+            description="Email substring; needs `read_user_private` (else 403).",
+        ),
     ] = None,
     role: Annotated[
         str | None, Query(max_length=64, pattern=NO_NUL, description="Role name.")
     ] = None,
 ) -> Page[UserRead]:
-    users, has_more = await service.list_users(session, UsersFilter(email=email, role=role), page)
+    """The user directory. Emails are shown only to callers holding `read_user_private`."""
+    users, has_more = await service.list_users(
+        session, client, UsersFilter(email=email, role=role), page, viewer=reader
+    )
     return Page[UserRead](
-        items=[UserRead.from_user(user) for user in users],
+        items=[UserRead.for_viewer(user, reader) for user in users],
         limit=page.limit,
         offset=page.offset,
         has_more=has_more,
@@ -80,8 +115,8 @@ async def list_users(
 
 
 @router.get("/{user_id}", response_model=UserRead, responses=error_responses(404))
-async def read_user(user_id: IdPath, _: UserReader, session: SessionDep) -> UserRead:
-    return UserRead.from_user(await service.get_user(session, user_id))
+async def read_user(user_id: IdPath, reader: UserReader, session: SessionDep) -> UserRead:
+    return UserRead.for_viewer(await service.get_user(session, user_id), reader)
 
 
 @router.patch("/{user_id}", response_model=UserRead, responses=error_responses(404, 409))
@@ -93,7 +128,7 @@ async def update_user(
     client: ClientContextDep,
 ) -> UserRead:
     user = await service.update_user(session, client, user_id, body, actor=editor)
-    return UserRead.from_user(user)
+    return UserRead.for_viewer(user, editor)
 
 
 @router.delete(
@@ -102,12 +137,12 @@ async def update_user(
 async def delete_user(
     user_id: IdPath, deleter: UserDeleter, session: SessionDep, client: ClientContextDep
 ) -> None:
-    await service.delete_user(session, client, user_id, actor_id=deleter.id)
+    await service.delete_user(session, client, user_id, actor=deleter)
 
 
 @router.get("/{user_id}/sessions", response_model=SessionList, responses=error_responses(404))
 async def list_user_sessions(
-    user_id: IdPath, reader: UserReader, session: SessionDep, settings: SettingsDep
+    user_id: IdPath, reader: PrivateUserReader, session: SessionDep, settings: SettingsDep
 ) -> SessionList:
     user = await service.get_user(session, user_id)
     sessions = await auth_service.list_sessions(session, settings, user_id=user.id)
@@ -123,8 +158,7 @@ async def revoke_user_sessions(
     user_id: IdPath, editor: UserEditor, session: SessionDep, client: ClientContextDep
 ) -> None:
     """End every session of the user: their refresh tokens and access tokens stop working."""
-    user = await service.get_user(session, user_id)
-    await auth_service.revoke_user_sessions(session, client, user_id=user.id, actor_id=editor.id)
+    await service.end_sessions(session, client, user_id, actor=editor)
 
 
 @router.post(
@@ -134,5 +168,4 @@ async def unlock_user(
     user_id: IdPath, editor: UserEditor, session: SessionDep, client: ClientContextDep
 ) -> None:
     """Lift the login lockout of the user's email (and forget its failed attempts)."""
-    user = await service.get_user(session, user_id)
-    await auth_service.unlock_login(session, client, user=user, actor_id=editor.id)
+    await service.unlock(session, client, user_id, actor=editor)

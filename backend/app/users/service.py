@@ -3,20 +3,31 @@
 from collections.abc import Awaitable, Callable
 
 from sqlalchemy import Select, delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 from sqlalchemy.sql import ColumnElement
 
 from app.audit import service as audit
 from app.audit.service import Event
-from app.auth.models import Permission, Role, User, role_permissions, user_roles
+from app.auth.exceptions import EmailAlreadyRegistered
+from app.auth.models import LoginThrottle, Permission, Role, User, role_permissions, user_roles
 from app.auth.schemas import Principal
-from app.auth.service import revoke_all_sessions
+from app.auth.service import check_password_policy, revoke_all_sessions
+from app.core.config import Settings
 from app.core.context import ClientContext
 from app.core.pagination import PageParams, page_of
 from app.core.security import PasswordHasher
-from app.users.exceptions import LastAdminProtected, RoleChangeDenied, UnknownRole, UserNotFound
-from app.users.schemas import UsersFilter, UserUpdate
+from app.core.types import normalize_email
+from app.users.exceptions import (
+    LastAdminProtected,
+    PrivateFilterDenied,
+    RoleChangeDenied,
+    TargetOutranksActor,
+    UnknownRole,
+    UserNotFound,
+)
+from app.users.schemas import READ_USER_PRIVATE, UserCreate, UsersFilter, UserUpdate
 
 ADMIN_ROLE = "admin"
 
@@ -33,13 +44,28 @@ async def get_user(session: AsyncSession, user_id: int) -> User:
 
 
 async def list_users(
-    session: AsyncSession, filters: UsersFilter, page: PageParams
+    session: AsyncSession,
+    client: ClientContext,
+    filters: UsersFilter,
+    page: PageParams,
+    *,
+    viewer: Principal,
 ) -> tuple[list[User], bool]:
-    """A page of users, newest first, and whether more follow."""
+    """A page of users, newest first, and whether more follow. Filtering by email needs the
+    right to see emails (else the filter would tell which addresses have accounts)."""
     conditions: list[ColumnElement[bool]] = []
     if filters.email:
-        # Emails are stored lower case; escape LIKE wildcards so the filter is a substring.
-        needle = filters.email.strip().lower()
+        if READ_USER_PRIVATE not in viewer.permissions:
+            await audit.record_denial(
+                session,
+                client,
+                actor_id=viewer.id,
+                route="GET /users?email",
+                missing=["read_user_private"],
+            )
+            raise PrivateFilterDenied()
+        # Emails are stored normalized; escape LIKE wildcards so the filter is a substring.
+        needle = normalize_email(filters.email)
         escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         conditions.append(User.email.like(f"%{escaped}%", escape="\\"))
     if filters.role:
@@ -93,6 +119,32 @@ async def _guard_last_admin(session: AsyncSession, user: User) -> None:
         raise LastAdminProtected()
 
 
+async def guard_target(
+    session: AsyncSession, client: ClientContext, user: User, *, actor: Principal, action: str
+) -> None:
+    """Refuse to act on a user who holds a permission the actor lacks (403, audited): only
+    someone who holds at least as much may change, lock out, delete or sign out a user."""
+    held = set(
+        await session.scalars(
+            select(Permission.name)
+            .join(role_permissions, role_permissions.c.permission_id == Permission.id)
+            .join(user_roles, user_roles.c.role_id == role_permissions.c.role_id)
+            .where(user_roles.c.user_id == user.id)
+        )
+    )
+    if missing := sorted(held - actor.permissions):
+        audit.record(
+            session,
+            Event.PERMISSION_DENIED,
+            client,
+            actor_id=actor.id,
+            subject_id=user.id,
+            action=action,
+            missing=missing,
+        )
+        raise TargetOutranksActor(missing)
+
+
 def _is_active_admin(user: User) -> bool:
     return user.is_active and any(role.name == ADMIN_ROLE for role in user.roles)
 
@@ -128,6 +180,7 @@ async def update_user(
     can be neither granted nor removed. Deactivating ends every session of the user."""
     actor_permissions = actor.permissions
     user = await get_user(session, user_id)
+    await guard_target(session, client, user, actor=actor, action="update_user")
     old_roles = sorted(role.name for role in user.roles)
     fields = changes.model_fields_set
     new_roles = await _roles_by_name(session, changes.roles) if changes.roles is not None else None
@@ -172,16 +225,83 @@ async def update_user(
 
 
 async def delete_user(
-    session: AsyncSession, client: ClientContext, user_id: int, *, actor_id: int
+    session: AsyncSession, client: ClientContext, user_id: int, *, actor: Principal
 ) -> None:
     """Delete a user; their sessions and refresh tokens go with them, their articles stay."""
     user = await get_user(session, user_id)
+    await guard_target(session, client, user, actor=actor, action="delete_user")
     if _is_active_admin(user):
         await _guard_last_admin(session, user)
     await session.execute(delete(User).where(User.id == user.id))
     audit.record(
-        session, Event.USER_DELETED, client, actor_id=actor_id, subject_id=user.id, email=user.email
+        session, Event.USER_DELETED, client, actor_id=actor.id, subject_id=user.id, email=user.email
     )
+
+
+async def end_sessions(
+    session: AsyncSession, client: ClientContext, user_id: int, *, actor: Principal
+) -> None:
+    """End every session of the user: their refresh tokens and access tokens stop working."""
+    user = await get_user(session, user_id)
+    await guard_target(session, client, user, actor=actor, action="end_sessions")
+    await revoke_all_sessions(session, user.id)
+    audit.record(
+        session, Event.SESSION_REVOKED, client, actor_id=actor.id, subject_id=user.id, all=True
+    )
+
+
+async def unlock(
+    session: AsyncSession, client: ClientContext, user_id: int, *, actor: Principal
+) -> None:
+    """Lift the login lockout of the user's email (and forget its failed attempts)."""
+    user = await get_user(session, user_id)
+    await guard_target(session, client, user, actor=actor, action="unlock")
+    await session.execute(delete(LoginThrottle).where(LoginThrottle.email == user.email))
+    audit.record(session, Event.LOCKOUT_LIFTED, client, actor_id=actor.id, subject_id=user.id)
+
+
+async def create_user(
+    session: AsyncSession,
+    hasher: PasswordHasher,
+    settings: Settings,
+    client: ClientContext,
+    data: UserCreate,
+    *,
+    actor: Principal,
+) -> User:
+    """An administrator creates an account: its roles may hold only permissions the actor
+    holds (as for role changes), its password meets the policy."""
+    roles = await _roles_by_name(session, data.roles or [settings.default_role])
+    user = User(email=data.email, full_name=data.full_name, hashed_password="", roles=[])
+    try:
+        await _guard_role_change(session, user, roles, actor.permissions)
+    except RoleChangeDenied as denied:
+        audit.record(
+            session,
+            Event.PERMISSION_DENIED,
+            client,
+            actor_id=actor.id,
+            action="create_user",
+            missing=denied.extra["missing"],
+        )
+        raise
+    check_password_policy(data.password, data.email, settings, field="password")
+    user.hashed_password = await hasher.hash(data.password)
+    user.roles = roles
+    session.add(user)
+    try:
+        await session.flush()
+    except IntegrityError:
+        raise EmailAlreadyRegistered() from None
+    audit.record(
+        session,
+        Event.USER_CREATED,
+        client,
+        actor_id=actor.id,
+        subject_id=user.id,
+        roles=[role.name for role in roles],
+    )
+    return user
 
 
 async def grant_admin(

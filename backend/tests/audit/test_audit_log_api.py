@@ -13,7 +13,7 @@ T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 @pytest.fixture
 async def reader(make_user, auth_headers) -> dict[str, str]:
     """Headers of an admin, who holds read_audit."""
-    return auth_headers(await make_user(roles=["admin"]))
+    return await auth_headers(await make_user(roles=["admin"]))
 
 
 @pytest.fixture
@@ -66,6 +66,7 @@ async def test_an_event_is_shown_with_every_field(client, reader, add_event):
             "user_agent": "agent",
             "request_id": "req-1",
             "details": {"n": 1},
+            "occurrences": 1,
         }
     ]
 
@@ -216,7 +217,7 @@ async def test_has_more_counts_only_the_filtered_events(client, reader, add_even
 async def test_reading_the_audit_log_needs_read_audit(client, make_user, auth_headers):
     editor = await make_user(roles=["editor"])
 
-    response = await client.get("/audit-events", headers=auth_headers(editor))
+    response = await client.get("/audit-events", headers=await auth_headers(editor))
 
     assert response.status_code == 403
     assert response.json()["missing"] == ["read_audit"]

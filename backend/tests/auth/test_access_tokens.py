@@ -9,7 +9,7 @@ from sqlalchemy import delete
 
 from app.auth.models import User
 from app.core.clock import utcnow
-from tests.helpers import TEST_SECRET, bearer, forge_access_token, login
+from tests.helpers import TEST_ACCESS_TOKEN_KEY, bearer, forge_access_token, login
 
 OTHER_SECRET = "another-secret-that-is-long-enough-for-hs256-9876543210"
 
@@ -24,11 +24,22 @@ async def _me(client, token: str):
     return await client.get("/users/me", headers=bearer(token))
 
 
-async def test_a_token_forged_like_the_service_issues_them_is_accepted(client, make_user, settings):
+@pytest.fixture
+def forge(settings, make_session):
+    """`await forge(user, **changes)`: forge_access_token for a new live session of the user."""
+
+    async def factory(user, **changes) -> str:
+        session_id = await make_session(user)
+        return forge_access_token(settings, user.id, session_id=session_id, **changes)
+
+    return factory
+
+
+async def test_a_token_forged_like_the_service_issues_them_is_accepted(client, make_user, forge):
     # The control for the tests below: each changes one thing of this token.
     user = await make_user()
 
-    response = await _me(client, forge_access_token(settings, user.id))
+    response = await _me(client, await forge(user))
 
     assert response.status_code == 200, response.text
     assert response.json()["id"] == user.id
@@ -56,7 +67,7 @@ async def test_garbage_token_gives_401_invalid_token(client, token):
 
 async def test_tampered_signature_gives_401(client, make_user, auth_headers):
     user = await make_user()
-    token = auth_headers(user)["Authorization"].removeprefix("Bearer ")
+    token = (await auth_headers(user))["Authorization"].removeprefix("Bearer ")
     header, payload, signature = token.split(".")
     flipped = "A" if signature[10] != "A" else "B"
     tampered = f"{header}.{payload}.{signature[:10]}{flipped}{signature[11:]}"
@@ -66,63 +77,63 @@ async def test_tampered_signature_gives_401(client, make_user, auth_headers):
     _assert_401(response, "invalid_token")
 
 
-async def test_tampered_payload_gives_401(client, make_user, auth_headers, settings):
+async def test_tampered_payload_gives_401(client, make_user, auth_headers, forge):
     user = await make_user()
     other = await make_user(roles=["admin"])
-    token = auth_headers(user)["Authorization"].removeprefix("Bearer ")
+    token = (await auth_headers(user))["Authorization"].removeprefix("Bearer ")
     _, _, signature = token.split(".")
-    header, payload, _ = forge_access_token(settings, other.id).split(".")
+    header, payload, _ = (await forge(other)).split(".")
 
     response = await _me(client, f"{header}.{payload}.{signature}")
 
     _assert_401(response, "invalid_token")
 
 
-async def test_alg_none_token_gives_401(client, make_user, settings):
+async def test_alg_none_token_gives_401(client, make_user, forge):
     user = await make_user()
-    token = forge_access_token(settings, user.id, key=None, algorithm="none")  # type: ignore[arg-type]
+    token = await forge(user, key=None, algorithm="none")
 
     response = await _me(client, token)
 
     _assert_401(response, "invalid_token")
 
 
-async def test_token_signed_with_another_secret_gives_401(client, make_user, settings):
+async def test_token_signed_with_another_secret_gives_401(client, make_user, forge):
     user = await make_user()
 
-    response = await _me(client, forge_access_token(settings, user.id, key=OTHER_SECRET))
+    response = await _me(client, await forge(user, key=OTHER_SECRET))
 
     _assert_401(response, "invalid_token")
 
 
-async def test_token_signed_with_another_hmac_algorithm_gives_401(client, make_user, settings):
+async def test_token_signed_with_another_hmac_algorithm_gives_401(client, make_user, forge):
     user = await make_user()
 
-    response = await _me(client, forge_access_token(settings, user.id, algorithm="HS384"))
+    response = await _me(client, await forge(user, algorithm="HS384"))
 
     _assert_401(response, "invalid_token")
 
 
-async def test_token_of_another_issuer_gives_401(client, make_user, settings):
+async def test_token_of_another_issuer_gives_401(client, make_user, forge):
     user = await make_user()
 
-    response = await _me(client, forge_access_token(settings, user.id, iss="someone-else"))
+    response = await _me(client, await forge(user, iss="someone-else"))
 
     _assert_401(response, "invalid_token")
 
 
-async def test_token_for_another_audience_gives_401(client, make_user, settings):
+async def test_token_for_another_audience_gives_401(client, make_user, forge):
     user = await make_user()
 
-    response = await _me(client, forge_access_token(settings, user.id, aud="another-api"))
+    response = await _me(client, await forge(user, aud="another-api"))
 
     _assert_401(response, "invalid_token")
 
 
-async def test_expired_token_gives_401_token_expired(client, make_user, settings):
+async def test_expired_token_gives_401_token_expired(client, make_user, forge):
     user = await make_user()
     past = utcnow() - timedelta(hours=1)
-    token = forge_access_token(settings, user.id, iat=past, exp=past + timedelta(minutes=15))
+    token = await forge(user, iat=past, exp=past + timedelta(minutes=15))
 
     response = await _me(client, token)
 
@@ -130,36 +141,36 @@ async def test_expired_token_gives_401_token_expired(client, make_user, settings
 
 
 @pytest.mark.parametrize("claim", ["sub", "exp", "iat", "jti", "iss", "aud", "type"])
-async def test_token_missing_a_required_claim_gives_401(client, make_user, settings, claim):
+async def test_token_missing_a_required_claim_gives_401(client, make_user, forge, claim):
     user = await make_user()
 
-    response = await _me(client, forge_access_token(settings, user.id, drop=(claim,)))
+    response = await _me(client, await forge(user, drop=(claim,)))
 
     _assert_401(response, "invalid_token")
 
 
 @pytest.mark.parametrize("sub", ["not-a-number", "", "1.5"])
-async def test_token_whose_subject_is_not_a_user_id_gives_401(client, make_user, settings, sub):
-    await make_user()
+async def test_token_whose_subject_is_not_a_user_id_gives_401(client, make_user, forge, sub):
+    user = await make_user()
 
-    response = await _me(client, forge_access_token(settings, 0, sub=sub))
+    response = await _me(client, await forge(user, sub=sub))
 
     _assert_401(response, "invalid_token")
 
 
-async def test_token_of_type_refresh_gives_401(client, make_user, settings):
+async def test_token_of_type_refresh_gives_401(client, make_user, forge):
     user = await make_user()
 
-    response = await _me(client, forge_access_token(settings, user.id, type="refresh"))
+    response = await _me(client, await forge(user, type="refresh"))
 
     _assert_401(response, "invalid_token")
 
 
 @pytest.mark.parametrize("typ", ["JWT", "jwt", None], ids=["JWT", "jwt", "no-typ"])
-async def test_token_whose_header_typ_is_not_at_jwt_gives_401(client, make_user, settings, typ):
+async def test_token_whose_header_typ_is_not_at_jwt_gives_401(client, make_user, forge, typ):
     user = await make_user()
 
-    response = await _me(client, forge_access_token(settings, user.id, typ=typ))
+    response = await _me(client, await forge(user, typ=typ))
 
     _assert_401(response, "invalid_token")
 
@@ -170,17 +181,16 @@ async def test_access_token_carries_identity_claims_only(client, make_user, sett
 
     claims = jwt.decode(
         tokens["access_token"],
-        TEST_SECRET,
+        TEST_ACCESS_TOKEN_KEY,
         algorithms=["HS256"],
         audience=settings.jwt_audience,
         issuer=settings.jwt_issuer,
     )
 
-    assert {"sub", "exp", "iat", "jti", "iss", "aud", "type"} <= set(claims)
+    assert set(claims) == {"sub", "sid", "exp", "iat", "jti", "iss", "aud", "type"}
     assert claims["sub"] == str(user.id)
     assert claims["type"] == "access"
     assert claims["exp"] - claims["iat"] == settings.access_token_minutes * 60
-    assert not {"roles", "permissions", "scope", "email"} & set(claims)
 
 
 async def test_access_token_header_typ_is_at_jwt(client, make_user):
@@ -210,7 +220,7 @@ async def test_deactivated_users_token_stops_working_at_the_next_request(
     client, session, make_user, auth_headers
 ):
     user = await make_user()
-    headers = auth_headers(user)
+    headers = await auth_headers(user)
     assert (await client.get("/users/me", headers=headers)).status_code == 200
 
     user.is_active = False
@@ -221,7 +231,7 @@ async def test_deactivated_users_token_stops_working_at_the_next_request(
 
 async def test_deleted_users_token_gives_401(client, session, make_user, auth_headers):
     user = await make_user()
-    headers = auth_headers(user)
+    headers = await auth_headers(user)
     assert (await client.get("/users/me", headers=headers)).status_code == 200
 
     await session.execute(delete(User).where(User.id == user.id))

@@ -3,16 +3,14 @@ refresh (§6) grants as forms, RFC 7009 revocation, RFC 6749 §5.2 `error` field
 `detail` and `code`, RFC 6750 §3 challenges on protected endpoints, and RFC 9068 `typ`."""
 
 import re
-import uuid
 from datetime import timedelta
 from typing import Any
 
-import jwt
 import pytest
 
 from app.core.clock import utcnow
 from app.core.errors import InvalidToken
-from tests.helpers import PASSWORD, TEST_SECRET, bearer, forge_access_token, login
+from tests.helpers import PASSWORD, bearer, forge_access_token, login
 
 FORM = "application/x-www-form-urlencoded"
 # What authlib and requests-oauthlib send: the media type with a charset parameter.
@@ -426,19 +424,18 @@ async def test_malformed_token_gets_an_invalid_token_challenge(client):
     assert params["error_description"] == response.json()["detail"]
 
 
-async def test_expired_token_gets_an_invalid_token_challenge(client, make_user, settings):
+async def test_expired_token_gets_an_invalid_token_challenge(
+    client, make_user, make_session, settings
+):
     user = await make_user()
     past = utcnow() - timedelta(hours=1)
-    claims = {
-        "sub": str(user.id),
-        "iat": past,
-        "exp": past + timedelta(minutes=15),
-        "jti": uuid.uuid4().hex,
-        "iss": settings.jwt_issuer,
-        "aud": settings.jwt_audience,
-        "type": "access",
-    }
-    token = jwt.encode(claims, TEST_SECRET, algorithm="HS256", headers={"typ": "at+jwt"})
+    token = forge_access_token(
+        settings,
+        user.id,
+        session_id=await make_session(user),
+        iat=past,
+        exp=past + timedelta(minutes=15),
+    )
 
     response = await client.get("/users/me", headers=bearer(token))
 
@@ -483,13 +480,12 @@ def test_challenge_error_description_keeps_to_the_rfc6750_characters(message):
 
 @pytest.mark.parametrize("typ", ["at+jwt", "application/at+jwt", "AT+JWT", "Application/At+JWT"])
 async def test_access_token_typ_at_jwt_is_accepted_in_any_spelling_rfc9068_allows(
-    client, make_user, settings, typ
+    client, make_user, make_session, settings, typ
 ):
     user = await make_user()
+    token = forge_access_token(settings, user.id, session_id=await make_session(user), typ=typ)
 
-    response = await client.get(
-        "/users/me", headers=bearer(forge_access_token(settings, user.id, typ=typ))
-    )
+    response = await client.get("/users/me", headers=bearer(token))
 
     assert response.status_code == 200, response.text
 
@@ -499,12 +495,13 @@ async def test_access_token_typ_at_jwt_is_accepted_in_any_spelling_rfc9068_allow
     ["JWT", "id_token+jwt", "application/jwt", "at+jwt ", 1, ["at+jwt"]],
     ids=["JWT", "id-token", "application-jwt", "trailing-space", "number", "list"],
 )
-async def test_jwt_of_another_typ_signed_with_our_key_is_refused(client, make_user, settings, typ):
+async def test_jwt_of_another_typ_signed_with_our_key_is_refused(
+    client, make_user, make_session, settings, typ
+):
     user = await make_user()
+    token = forge_access_token(settings, user.id, session_id=await make_session(user), typ=typ)
 
-    response = await client.get(
-        "/users/me", headers=bearer(forge_access_token(settings, user.id, typ=typ))
-    )
+    response = await client.get("/users/me", headers=bearer(token))
 
     assert response.status_code == 401, response.text
     assert response.json()["code"] == "invalid_token"

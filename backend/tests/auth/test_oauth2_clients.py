@@ -188,6 +188,7 @@ def live_server(app, database_url) -> Iterator[str]:
         lifespan="on",
         log_config=None,
         access_log=False,
+        proxy_headers=False,  # as py-auth is served everywhere: TRUSTED_PROXIES decides
     )
     server = _Server(config)
 

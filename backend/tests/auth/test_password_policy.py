@@ -107,14 +107,14 @@ async def test_password_change_refuses_the_new_password_and_says_why(
 ):
     user = await make_user(EMAIL)
 
-    response = await _change_password(client, auth_headers(user), password)
+    response = await _change_password(client, await auth_headers(user), password)
 
     assert reason in _refusal_reason(response, "new_password")
 
 
 async def test_a_refused_password_change_keeps_the_old_password(client, make_user, auth_headers):
     user = await make_user(EMAIL)
-    await _change_password(client, auth_headers(user), "password123")
+    await _change_password(client, await auth_headers(user), "password123")
 
     login = await client.post("/auth/login", data={"username": EMAIL, "password": PASSWORD})
 
@@ -194,7 +194,7 @@ async def test_a_10_kb_password_is_refused_at_password_change_without_hashing(
 
     response = await client.post(
         "/users/me/password",
-        headers=auth_headers(user),
+        headers=await auth_headers(user),
         json={"current_password": TEN_KB, "new_password": TEN_KB},
     )
 

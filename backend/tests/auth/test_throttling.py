@@ -235,7 +235,7 @@ async def test_an_admin_unlock_lifts_the_lockout(client, make_user, auth_headers
     admin = await make_user(roles=["admin"])
     await _lock_out(client, settings, user.email)
 
-    unlock = await client.post(f"/users/{user.id}/unlock", headers=auth_headers(admin))
+    unlock = await client.post(f"/users/{user.id}/unlock", headers=await auth_headers(admin))
 
     assert unlock.status_code == 204, unlock.text
     assert (await _login(client, user.email)).status_code == 200
@@ -247,7 +247,7 @@ async def test_an_admin_unlock_forgets_the_counted_failures(
     user = await make_user()
     admin = await make_user(roles=["admin"])
     await _fail(client, user.email, settings.login_max_failures - 1)
-    await client.post(f"/users/{user.id}/unlock", headers=auth_headers(admin))
+    await client.post(f"/users/{user.id}/unlock", headers=await auth_headers(admin))
     await _fail(client, user.email, settings.login_max_failures - 1)
 
     response = await _login(client, user.email)
@@ -262,7 +262,7 @@ async def test_an_unlock_without_update_user_is_refused_and_the_lockout_stays(
     editor = await make_user(roles=["editor"])
     await _lock_out(client, settings, user.email)
 
-    unlock = await client.post(f"/users/{user.id}/unlock", headers=auth_headers(editor))
+    unlock = await client.post(f"/users/{user.id}/unlock", headers=await auth_headers(editor))
 
     assert unlock.status_code == 403
     assert unlock.json()["missing"] == ["update_user"]
@@ -272,7 +272,7 @@ async def test_an_unlock_without_update_user_is_refused_and_the_lockout_stays(
 async def test_unlocking_an_unknown_user_gives_404(client, make_user, auth_headers):
     admin = await make_user(roles=["admin"])
 
-    response = await client.post("/users/424242/unlock", headers=auth_headers(admin))
+    response = await client.post("/users/424242/unlock", headers=await auth_headers(admin))
 
     assert response.status_code == 404
     assert response.json()["code"] == "not_found"

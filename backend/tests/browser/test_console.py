@@ -343,3 +343,63 @@ async def test_screenshot_of_the_articles_page(
 
     image = await page.screenshot(path=target)  # Playwright creates docs/ if needed
     assert image.startswith(b"\x89PNG")
+
+
+async def test_the_console_runs_under_its_policy_without_a_violation(
+    page: Page, make_user: MakeUser, session: AsyncSession
+) -> None:
+    """Every page of the console, as an admin sees them, breaks no rule of its
+    Content-Security-Policy (no inline script, event handler or style attribute)."""
+    await page.add_init_script(
+        "window.cspViolations = [];"
+        "document.addEventListener('securitypolicyviolation', (event) =>"
+        " window.cspViolations.push(`${event.violatedDirective} ${event.blockedURI}`));"
+    )
+    admin = await make_user(roles=["admin"])
+    await add_articles(session, admin, "Compilers")
+    await sign_in(page, admin.email)
+
+    for address in ("#/articles", "#/users", "#/roles", "#/audit", "#/sessions", "#/me"):
+        await page.goto(f"/ui/{address}")
+        await expect(page.locator("h1")).to_be_visible()
+        assert await page.evaluate("window.cspViolations") == [], address
+    await page.get_by_role("link", name="Articles").click()
+    await page.get_by_role("link", name="Compilers", exact=True).click()
+    await expect(page.get_by_role("heading", name="Compilers")).to_be_visible()
+    assert await page.evaluate("window.cspViolations") == []
+
+
+async def test_an_inline_script_injected_into_the_console_does_not_run(page: Page) -> None:
+    await page.goto("/ui/")
+    await expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+
+    ran = await page.evaluate(
+        """() => {
+            window.injected = false;
+            const script = document.createElement("script");
+            script.textContent = "window.injected = true";
+            document.body.append(script);
+            return window.injected;
+        }"""
+    )
+
+    assert ran is False
+
+
+async def test_a_viewer_sees_no_null_among_the_articles(
+    page: Page, make_user: MakeUser, session: AsyncSession
+) -> None:
+    """What a viewer may not do leaves nothing in its place, not the word "null"."""
+    viewer = await make_user(roles=["viewer"])
+    await sign_in(page, viewer.email)
+    await expect(page.get_by_text("No articles yet.")).to_be_visible()
+    assert "null" not in await page.locator("#view").inner_text()
+
+    await add_articles(session, viewer, "Compilers")
+    await page.reload()
+    await expect(page.get_by_text(shown(1, 1), exact=True)).to_be_visible()
+    assert "null" not in await page.locator("#view").inner_text()
+
+    await page.get_by_role("link", name="Compilers", exact=True).click()
+    await expect(page.get_by_role("link", name="← All articles")).to_be_visible()
+    assert "null" not in await page.locator("#view").inner_text()

@@ -3,14 +3,15 @@
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.async_api import Page, Response, Route, expect
+from playwright.async_api import Page, Request, Response, Route, expect
 
 from tests.browser.conftest import NewContext, sign_in
 from tests.conftest import MakeUser
-from tests.servers import free_port
+from tests.servers import free_port, server_env, start_server
 
 
 def is_refresh(response: Response) -> bool:
@@ -253,3 +254,46 @@ async def test_a_refresh_from_another_origin_is_refused(
     # The victim's session is intact.
     await page.reload()
     await expect(page.locator("#account")).to_contain_text(user.email)
+
+
+async def test_with_secure_cookies_the_console_keeps_its_session_across_a_reload(
+    new_context: NewContext, make_user: MakeUser, database_url: str, tmp_path: Path
+) -> None:
+    """COOKIE_SECURE=true (the default): the cookies carry the __Secure- and __Host- prefixes,
+    and the console finds its CSRF cookie under the prefixed name. Chromium counts
+    http://127.0.0.1 as a secure context, so it keeps Secure cookies there as over https."""
+    user = await make_user()
+    env = server_env(database_url, COOKIE_SECURE="true", CORS_ORIGINS="", LOG_LEVEL="WARNING")
+    server = await start_server(env, tmp_path / "server.log")
+    try:
+        page = await (await new_context(base_url=server.url)).new_page()
+        await sign_in(page, user.email)
+        names = {cookie["name"] for cookie in await page.context.cookies()}
+        assert names == {"__Secure-refresh_token", "__Host-csrf_token"}
+
+        async with page.expect_response(is_refresh) as refreshed:
+            await page.reload()
+
+        assert (await refreshed.value).status == 200
+        await expect(page.locator("#account")).to_contain_text(user.email)
+        await page.get_by_role("button", name="Sign out").click()
+        await expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+        assert await page.context.cookies() == []
+    finally:
+        await server.stop()
+
+
+def is_refresh_request(request: Request) -> bool:
+    return request.url.endswith("/auth/refresh") and request.method == "POST"
+
+
+async def test_a_refused_refresh_is_read_to_its_end(page: Page) -> None:
+    """The console reads the body of a refresh it was refused (here: no session yet), so the
+    request finishes, rather than hold its connection open until the page goes away."""
+    async with page.expect_event("requestfinished", is_refresh_request, timeout=10_000) as finished:
+        await page.goto("/ui/")
+
+    response = await (await finished.value).response()
+    assert response is not None
+    assert response.status == 401
+    await expect(page.get_by_role("heading", name="Sign in")).to_be_visible()

@@ -3,8 +3,10 @@ trip, and a pooled connection the database dropped costs the caller nothing."""
 
 import asyncio
 import struct
+import uuid
 from collections.abc import AsyncIterator
-from typing import Any
+from datetime import datetime
+from typing import Any, NamedTuple
 
 import httpx
 import pytest
@@ -14,12 +16,31 @@ from sqlalchemy.util import greenlet_spawn
 
 from app.auth.models import User
 from app.core.database import Database
+from app.core.fast_read import FastRead
 from app.main import create_app
 from tests.helpers import ON_POSTGRES, PASSWORD, make_settings, postgres_only
 
-USER_BY_ID = select(User.id, User.email, User.created_at).where(
-    User.id == bindparam("user_id", type_=User.id.type)
+
+class UserRow(NamedTuple):
+    id: int
+    email: str
+    created_at: datetime
+
+
+USER_BY_ID = FastRead(
+    "test.user_by_id",
+    select(User.id, User.email, User.created_at).where(
+        User.id == bindparam("user_id", type_=User.id.type)
+    ),
+    UserRow,
 )
+
+
+class Slept(NamedTuple):
+    pg_sleep: object
+
+
+SLEEP = FastRead("test.sleep", select(func.pg_sleep(bindparam("seconds", type_=Float))), Slept)
 
 
 @pytest.fixture
@@ -36,9 +57,14 @@ async def test_fetch_returns_the_rows_sqlalchemy_returns(database, make_user):
     rows = await database.fetch(USER_BY_ID, {"user_id": user.id})
 
     async with database.engine.connect() as connection:
-        expected = (await connection.execute(USER_BY_ID, {"user_id": user.id})).all()
-    assert [tuple(row) for row in rows] == [tuple(row) for row in expected]
-    assert rows[0][2].utcoffset() is not None  # an aware timestamp on every back end
+        expected = (await connection.execute(USER_BY_ID.statement, {"user_id": user.id})).all()
+    assert rows == [UserRow(*row) for row in expected]
+    assert rows[0].created_at.utcoffset() is not None  # an aware timestamp on every back end
+
+
+async def test_fetch_refuses_a_statement_that_is_not_a_registered_read(database):
+    with pytest.raises(TypeError, match="not a registered FastRead"):
+        await database.fetch(USER_BY_ID.statement, {"user_id": 1})  # type: ignore[arg-type]
 
 
 async def test_fetch_of_nothing_is_no_rows(database):
@@ -55,7 +81,7 @@ async def test_a_pooled_connection_the_database_dropped_is_replaced_unseen(datab
 
     rows = await database.fetch(USER_BY_ID, {"user_id": user.id})
 
-    assert rows[0][0] == user.id
+    assert rows[0].id == user.id
 
 
 @postgres_only
@@ -101,7 +127,7 @@ async def test_a_read_does_not_wait_for_a_writer(app, make_user):
 
         rows = await asyncio.wait_for(database.fetch(USER_BY_ID, {"user_id": user.id}), 2)
 
-        assert rows[0][0] == user.id
+        assert rows[0].id == user.id
         await writer.rollback()
 
 
@@ -112,10 +138,9 @@ async def test_a_statement_the_database_cancels_is_not_repeated(settings, monkey
     database = Database(make_settings(settings.database_url, db_timeout_seconds=0.2))
     repeats: list[Any] = []
     monkeypatch.setattr(database, "_fetch_through_sqlalchemy", lambda *args: repeats.append(args))
-    sleep = select(func.pg_sleep(bindparam("seconds", type_=Float)))
     try:
         with pytest.raises(DBAPIError) as raised:
-            await database.fetch(sleep, {"seconds": 5})
+            await database.fetch(SLEEP, {"seconds": 5})
     finally:
         await database.dispose()
 
@@ -147,7 +172,7 @@ async def refusing_server() -> AsyncIterator[str]:
 
 async def test_a_database_refusing_connections_answers_503(refusing_server):
     app = create_app(make_settings(refusing_server))
-    token = app.state.access_tokens.issue(1)
+    token = app.state.access_tokens.issue(1, session_id=uuid.uuid4())
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
         for path in ("/users/me", "/articles"):

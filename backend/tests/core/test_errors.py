@@ -82,7 +82,9 @@ async def test_401_with_a_malformed_token(client):
 async def test_403_names_the_missing_permission(client, make_user, auth_headers):
     viewer = await make_user(roles=["viewer"])
 
-    response = await client.post("/articles", json={"title": "T"}, headers=auth_headers(viewer))
+    response = await client.post(
+        "/articles", json={"title": "T"}, headers=await auth_headers(viewer)
+    )
 
     body = assert_error_body(response, 403, "permission_denied", frozenset({"missing"}))
     assert "create_article" in body["detail"]
@@ -98,7 +100,7 @@ async def test_404_for_an_unknown_route(client):
 async def test_404_for_an_unknown_id(client, make_user, auth_headers):
     viewer = await make_user(roles=["viewer"])
 
-    response = await client.get("/articles/424242", headers=auth_headers(viewer))
+    response = await client.get("/articles/424242", headers=await auth_headers(viewer))
 
     body = assert_error_body(response, 404, "not_found")
     assert body["detail"] == "Article not found."
@@ -115,7 +117,7 @@ async def test_409_for_a_conflict(client, make_user, auth_headers):
     admin = await make_user(roles=["admin"])
 
     response = await client.post(
-        "/roles", json={"name": "viewer", "permissions": []}, headers=auth_headers(admin)
+        "/roles", json={"name": "viewer", "permissions": []}, headers=await auth_headers(admin)
     )
 
     assert_error_body(response, 409, "conflict")
@@ -125,7 +127,7 @@ async def test_422_lists_each_invalid_field(client, make_user, auth_headers):
     editor = await make_user(roles=["editor"])
 
     response = await client.post(
-        "/articles", json={"title": "", "body": 7}, headers=auth_headers(editor)
+        "/articles", json={"title": "", "body": 7}, headers=await auth_headers(editor)
     )
 
     body = assert_error_body(response, 422, "validation_error", frozenset({"errors"}))
@@ -145,7 +147,7 @@ async def test_422_for_a_malformed_json_body(client, make_user, auth_headers):
     response = await client.post(
         "/articles",
         content=b'{"title": "unterminated',
-        headers={**auth_headers(editor), "Content-Type": "application/json"},
+        headers={**await auth_headers(editor), "Content-Type": "application/json"},
     )
 
     body = assert_error_body(response, 422, "validation_error", frozenset({"errors"}))
@@ -236,7 +238,9 @@ async def test_security_headers_on_a_401(client):
 async def test_security_headers_on_a_422(client, make_user, auth_headers):
     viewer = await make_user(roles=["viewer"])
 
-    response = await client.get("/articles", params={"limit": 0}, headers=auth_headers(viewer))
+    response = await client.get(
+        "/articles", params={"limit": 0}, headers=await auth_headers(viewer)
+    )
 
     assert response.status_code == 422
     assert_security_headers(response)

@@ -1,3 +1,4 @@
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -47,7 +48,7 @@ async def test_ready_answers_503_in_the_error_format_when_the_database_is_down(
 
 
 async def test_an_api_call_answers_503_when_the_database_is_down(client_without_database):
-    token = client_without_database.app.state.access_tokens.issue(1)
+    token = client_without_database.app.state.access_tokens.issue(1, session_id=uuid.uuid4())
     response = await client_without_database.get(
         "/users/me", headers={"Authorization": f"Bearer {token}"}
     )

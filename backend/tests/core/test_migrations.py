@@ -21,6 +21,8 @@ EXPECTED_ROLES = {
         "delete_user",
         "manage_roles",
         "read_audit",
+        "read_user_private",
+        "create_user",
     },
 }
 

@@ -54,7 +54,9 @@ def _preflight(origin: str) -> dict[str, str]:
 async def test_security_headers_on_a_403(client, make_user, auth_headers):
     viewer = await make_user(roles=["viewer"])
 
-    response = await client.post("/articles", json={"title": "T"}, headers=auth_headers(viewer))
+    response = await client.post(
+        "/articles", json={"title": "T"}, headers=await auth_headers(viewer)
+    )
 
     assert response.status_code == 403
     assert_security_headers(response)
@@ -85,6 +87,38 @@ async def test_the_docs_page_gets_a_csp_that_lets_it_run(client):
     assert response.status_code == 200
     assert "script-src 'self'" in response.headers["Content-Security-Policy"]
     assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+
+
+def _directives(policy: str) -> dict[str, list[str]]:
+    return {
+        name: sources for name, *sources in (directive.split() for directive in policy.split(";"))
+    }
+
+
+@pytest.mark.parametrize("path", ["/ui/", "/ui/js/app.js", "/ui/app.css"])
+async def test_the_console_gets_a_csp_of_its_own_without_inline_code(client, path):
+    """The console has no inline script, event handler or style attribute: its policy lets
+    none run, so markup injected into it stays inert (the docs need 'unsafe-inline')."""
+    response = await client.get(path)
+
+    assert response.status_code == 200
+    policy = response.headers["Content-Security-Policy"]
+    assert "'unsafe-inline'" not in policy
+    assert "'unsafe-eval'" not in policy
+    directives = _directives(policy)
+    assert directives["script-src"] == ["'self'"]
+    assert directives["style-src"] == ["'self'"]
+    assert directives["frame-ancestors"] == ["'none'"]
+
+
+@pytest.mark.parametrize("path", ["/uiX", "/ui.js", "/docsX", "/redocs", "/statics/x"])
+async def test_a_path_that_only_begins_like_a_page_gets_the_apis_csp(client, path):
+    response = await client.get(path)
+
+    assert response.status_code == 404
+    assert (
+        response.headers["Content-Security-Policy"] == "default-src 'none'; frame-ancestors 'none'"
+    )
 
 
 # --- HSTS ----------------------------------------------------------------------------------------

@@ -82,7 +82,7 @@ async def test_a_deactivation_on_one_process_locks_the_user_out_of_the_other(
     tokens = await _tokens(b, user.email)
 
     response = await a.patch(
-        f"/users/{user.id}", json={"is_active": False}, headers=auth_headers(admin)
+        f"/users/{user.id}", json={"is_active": False}, headers=await auth_headers(admin)
     )
     assert response.status_code == 200, response.text
 
@@ -100,13 +100,13 @@ async def test_a_role_change_on_one_process_applies_on_the_other(a, b, make_user
     assert (await b.post("/articles", json=article, headers=headers)).status_code == 403
 
     granted = await a.patch(
-        f"/users/{user.id}", json={"roles": ["editor"]}, headers=auth_headers(admin)
+        f"/users/{user.id}", json={"roles": ["editor"]}, headers=await auth_headers(admin)
     )
     assert granted.status_code == 200, granted.text
     assert (await b.post("/articles", json=article, headers=headers)).status_code == 201
 
     taken = await a.patch(
-        f"/users/{user.id}", json={"roles": ["viewer"]}, headers=auth_headers(admin)
+        f"/users/{user.id}", json={"roles": ["viewer"]}, headers=await auth_headers(admin)
     )
     assert taken.status_code == 200, taken.text
     assert (await b.post("/articles", json=article, headers=headers)).status_code == 403

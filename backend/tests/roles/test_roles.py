@@ -65,7 +65,7 @@ class TestListPermissions:
     async def test_without_manage_roles_is_403(self, client, make_user, auth_headers):
         editor = await make_user(roles=["editor"])
 
-        response = await client.get("/permissions", headers=auth_headers(editor))
+        response = await client.get("/permissions", headers=await auth_headers(editor))
 
         assert_error(response, 403, "permission_denied")
 
@@ -75,7 +75,7 @@ class TestListPermissions:
         admin = await make_user(roles=["admin"])
         expected = await all_permissions(session)
 
-        response = await client.get("/permissions", headers=auth_headers(admin))
+        response = await client.get("/permissions", headers=await auth_headers(admin))
 
         assert response.status_code == 200
         body = response.json()
@@ -93,7 +93,7 @@ class TestListRoles:
     async def test_without_manage_roles_is_403(self, client, make_user, auth_headers):
         editor = await make_user(roles=["editor"])
 
-        response = await client.get("/roles", headers=auth_headers(editor))
+        response = await client.get("/roles", headers=await auth_headers(editor))
 
         assert_error(response, 403, "permission_denied")
 
@@ -103,7 +103,7 @@ class TestListRoles:
         admin = await make_user(roles=["admin"])
         expected = await all_permissions(session)
 
-        response = await client.get("/roles", headers=auth_headers(admin))
+        response = await client.get("/roles", headers=await auth_headers(admin))
 
         assert response.status_code == 200
         roles = {role["name"]: role["permissions"] for role in response.json()}
@@ -124,7 +124,7 @@ class TestCreateRole:
         editor = await make_user(roles=["editor"])
 
         response = await client.post(
-            "/roles", json={"name": "writer", "permissions": []}, headers=auth_headers(editor)
+            "/roles", json={"name": "writer", "permissions": []}, headers=await auth_headers(editor)
         )
 
         assert_error(response, 403, "permission_denied")
@@ -140,7 +140,7 @@ class TestCreateRole:
                 "description": "Writes",
                 "permissions": ["read_article", "create_article"],
             },
-            headers=auth_headers(admin),
+            headers=await auth_headers(admin),
         )
 
         assert response.status_code == 201, response.text
@@ -156,10 +156,10 @@ class TestCreateRole:
 
     async def test_duplicate_name_is_409(self, client, make_user, auth_headers):
         admin = await make_user(roles=["admin"])
-        await create_role(client, auth_headers(admin), "writer", [])
+        await create_role(client, await auth_headers(admin), "writer", [])
 
         response = await client.post(
-            "/roles", json={"name": "writer", "permissions": []}, headers=auth_headers(admin)
+            "/roles", json={"name": "writer", "permissions": []}, headers=await auth_headers(admin)
         )
 
         assert_error(response, 409, "conflict")
@@ -168,7 +168,7 @@ class TestCreateRole:
         admin = await make_user(roles=["admin"])
 
         response = await client.post(
-            "/roles", json={"name": "viewer", "permissions": []}, headers=auth_headers(admin)
+            "/roles", json={"name": "viewer", "permissions": []}, headers=await auth_headers(admin)
         )
 
         assert_error(response, 409, "conflict")
@@ -179,7 +179,7 @@ class TestCreateRole:
         response = await client.post(
             "/roles",
             json={"name": "writer", "permissions": ["read_article", "fly"]},
-            headers=auth_headers(admin),
+            headers=await auth_headers(admin),
         )
 
         assert_error(response, 422, "validation_error")
@@ -195,7 +195,7 @@ class TestCreateRole:
         admin = await make_user(roles=["admin"])
 
         response = await client.post(
-            "/roles", json={"name": name, "permissions": []}, headers=auth_headers(admin)
+            "/roles", json={"name": name, "permissions": []}, headers=await auth_headers(admin)
         )
 
         assert_error(response, 422, "validation_error")
@@ -207,7 +207,7 @@ class TestCreateRole:
         response = await client.post(
             "/roles",
             json={"name": "writer", "permissions": [], "id": 1},
-            headers=auth_headers(admin),
+            headers=await auth_headers(admin),
         )
 
         assert_error(response, 422, "validation_error")
@@ -225,7 +225,7 @@ class TestSetRolePermissions:
         response = await client.put(
             "/roles/editor/permissions",
             json={"permissions": await all_permissions(session)},
-            headers=auth_headers(editor),
+            headers=await auth_headers(editor),
         )
 
         assert_error(response, 403, "permission_denied")
@@ -237,7 +237,7 @@ class TestSetRolePermissions:
         response = await client.put(
             "/roles/nonexistent/permissions",
             json={"permissions": []},
-            headers=auth_headers(admin),
+            headers=await auth_headers(admin),
         )
 
         assert_error(response, 404, "not_found")
@@ -248,7 +248,7 @@ class TestSetRolePermissions:
         response = await client.put(
             "/roles/viewer/permissions",
             json={"permissions": ["read_article"]},
-            headers=auth_headers(admin),
+            headers=await auth_headers(admin),
         )
 
         assert response.status_code == 200, response.text
@@ -260,14 +260,14 @@ class TestSetRolePermissions:
     ):
         admin = await make_user(roles=["admin"])
         viewer = await make_user(roles=["viewer"])
-        headers = auth_headers(viewer)
+        headers = await auth_headers(viewer)
         refused = await client.post("/articles", json={"title": "T"}, headers=headers)
         assert refused.status_code == 403
 
         await client.put(
             "/roles/viewer/permissions",
             json={"permissions": ["read_article", "read_user", "create_article"]},
-            headers=auth_headers(admin),
+            headers=await auth_headers(admin),
         )
 
         response = await client.post("/articles", json={"title": "T"}, headers=headers)
@@ -278,13 +278,13 @@ class TestSetRolePermissions:
     ):
         admin = await make_user(roles=["admin"])
         viewer = await make_user(roles=["viewer"])
-        headers = auth_headers(viewer)
+        headers = await auth_headers(viewer)
         assert (await client.get("/articles", headers=headers)).status_code == 200
 
         await client.put(
             "/roles/viewer/permissions",
             json={"permissions": ["read_user"]},
-            headers=auth_headers(admin),
+            headers=await auth_headers(admin),
         )
 
         response = await client.get("/articles", headers=headers)
@@ -298,7 +298,7 @@ class TestSetRolePermissions:
         response = await client.put(
             "/roles/viewer/permissions",
             json={"permissions": ["fly"]},
-            headers=auth_headers(admin),
+            headers=await auth_headers(admin),
         )
 
         assert_error(response, 422, "validation_error")
@@ -314,7 +314,7 @@ class TestSetRolePermissions:
         response = await client.put(
             "/roles/admin/permissions",
             json={"permissions": without_manage_roles},
-            headers=auth_headers(admin),
+            headers=await auth_headers(admin),
         )
 
         assert_error(response, 409, "conflict")
@@ -330,9 +330,9 @@ class TestDeleteRole:
     async def test_without_manage_roles_is_403(self, client, session, make_user, auth_headers):
         admin = await make_user(roles=["admin"])
         editor = await make_user(roles=["editor"])
-        await create_role(client, auth_headers(admin), "writer", [])
+        await create_role(client, await auth_headers(admin), "writer", [])
 
-        response = await client.delete("/roles/writer", headers=auth_headers(editor))
+        response = await client.delete("/roles/writer", headers=await auth_headers(editor))
 
         assert_error(response, 403, "permission_denied")
         assert await stored_role(session, "writer") is not None
@@ -340,7 +340,7 @@ class TestDeleteRole:
     async def test_unknown_role_is_404(self, client, make_user, auth_headers):
         admin = await make_user(roles=["admin"])
 
-        response = await client.delete("/roles/nonexistent", headers=auth_headers(admin))
+        response = await client.delete("/roles/nonexistent", headers=await auth_headers(admin))
 
         assert_error(response, 404, "not_found")
 
@@ -354,7 +354,7 @@ class TestDeleteRole:
         await session.commit()
         manager = await make_user(roles=["role-manager"])
 
-        response = await client.delete(f"/roles/{name}", headers=auth_headers(manager))
+        response = await client.delete(f"/roles/{name}", headers=await auth_headers(manager))
 
         assert_error(response, 409, "conflict")
         assert "Built-in" in response.json()["detail"]
@@ -362,10 +362,10 @@ class TestDeleteRole:
 
     async def test_role_held_by_users_is_409(self, client, session, make_user, auth_headers):
         admin = await make_user(roles=["admin"])
-        await create_role(client, auth_headers(admin), "writer", ["create_article"])
+        await create_role(client, await auth_headers(admin), "writer", ["create_article"])
         await make_user(roles=["writer"])
 
-        response = await client.delete("/roles/writer", headers=auth_headers(admin))
+        response = await client.delete("/roles/writer", headers=await auth_headers(admin))
 
         assert_error(response, 409, "conflict")
         assert "held by users" in response.json()["detail"]
@@ -375,11 +375,11 @@ class TestDeleteRole:
         self, client, session, make_user, auth_headers
     ):
         admin = await make_user(roles=["admin"])
-        await create_role(client, auth_headers(admin), "writer", ["create_article"])
+        await create_role(client, await auth_headers(admin), "writer", ["create_article"])
 
-        response = await client.delete("/roles/writer", headers=auth_headers(admin))
+        response = await client.delete("/roles/writer", headers=await auth_headers(admin))
 
         assert response.status_code == 204, response.text
         assert await stored_role(session, "writer") is None
-        listed = await client.get("/roles", headers=auth_headers(admin))
+        listed = await client.get("/roles", headers=await auth_headers(admin))
         assert "writer" not in [role["name"] for role in listed.json()]

@@ -42,22 +42,28 @@ async def test_last_admin_cannot_deactivate_themselves(client, session, make_use
     admin = await make_user(roles=["admin"])
 
     response = await client.patch(
-        f"/users/{admin.id}", json={"is_active": False}, headers=auth_headers(admin)
+        f"/users/{admin.id}", json={"is_active": False}, headers=await auth_headers(admin)
     )
 
     assert_conflict(response)
     assert await active_admin_ids(session) == {admin.id}
 
 
-async def test_last_admin_cannot_be_deactivated_by_a_user_manager(
+async def every_permission(session: Any) -> list[str]:
+    return list(await session.scalars(select(Permission.name)))
+
+
+# A deputy holds every permission without the admin role: acting on the admin is allowed (they
+# hold no less), and only the last-admin rule stands in the way.
+async def test_last_admin_cannot_be_deactivated_by_a_deputy(
     client, session, make_user, auth_headers
 ):
-    await make_role(session, "user-manager", ["update_user", "delete_user"])
-    manager = await make_user(roles=["user-manager"])
+    await make_role(session, "deputy", await every_permission(session))
+    manager = await make_user(roles=["deputy"])
     admin = await make_user(roles=["admin"])
 
     response = await client.patch(
-        f"/users/{admin.id}", json={"is_active": False}, headers=auth_headers(manager)
+        f"/users/{admin.id}", json={"is_active": False}, headers=await auth_headers(manager)
     )
 
     assert_conflict(response)
@@ -65,11 +71,11 @@ async def test_last_admin_cannot_be_deactivated_by_a_user_manager(
 
 
 async def test_last_admin_cannot_be_deleted(client, session, make_user, auth_headers):
-    await make_role(session, "user-manager", ["update_user", "delete_user"])
-    manager = await make_user(roles=["user-manager"])
+    await make_role(session, "deputy", await every_permission(session))
+    manager = await make_user(roles=["deputy"])
     admin = await make_user(roles=["admin"])
 
-    response = await client.delete(f"/users/{admin.id}", headers=auth_headers(manager))
+    response = await client.delete(f"/users/{admin.id}", headers=await auth_headers(manager))
 
     assert_conflict(response)
     assert await active_admin_ids(session) == {admin.id}
@@ -78,7 +84,7 @@ async def test_last_admin_cannot_be_deleted(client, session, make_user, auth_hea
 async def test_last_admin_cannot_delete_themselves(client, session, make_user, auth_headers):
     admin = await make_user(roles=["admin"])
 
-    response = await client.delete(f"/users/{admin.id}", headers=auth_headers(admin))
+    response = await client.delete(f"/users/{admin.id}", headers=await auth_headers(admin))
 
     assert_conflict(response)
     assert await active_admin_ids(session) == {admin.id}
@@ -91,7 +97,7 @@ async def test_last_admin_cannot_lose_the_admin_role(
     admin = await make_user(roles=["admin"])
 
     response = await client.patch(
-        f"/users/{admin.id}", json={"roles": roles}, headers=auth_headers(admin)
+        f"/users/{admin.id}", json={"roles": roles}, headers=await auth_headers(admin)
     )
 
     assert_conflict(response)
@@ -103,7 +109,7 @@ async def test_an_inactive_admin_does_not_count(client, session, make_user, auth
     await make_user(roles=["admin"], is_active=False)
 
     response = await client.patch(
-        f"/users/{admin.id}", json={"is_active": False}, headers=auth_headers(admin)
+        f"/users/{admin.id}", json={"is_active": False}, headers=await auth_headers(admin)
     )
 
     assert_conflict(response)
@@ -115,7 +121,7 @@ async def test_last_admin_can_still_change_other_fields(client, make_user, auth_
     response = await client.patch(
         f"/users/{admin.id}",
         json={"full_name": "Still Admin", "roles": ["admin", "editor"], "is_active": True},
-        headers=auth_headers(admin),
+        headers=await auth_headers(admin),
     )
 
     assert response.status_code == 200, response.text
@@ -127,7 +133,7 @@ async def test_with_two_admins_one_can_be_demoted(client, session, make_user, au
     other = await make_user(roles=["admin"])
 
     response = await client.patch(
-        f"/users/{other.id}", json={"roles": ["editor"]}, headers=auth_headers(admin)
+        f"/users/{other.id}", json={"roles": ["editor"]}, headers=await auth_headers(admin)
     )
 
     assert response.status_code == 200, response.text
@@ -140,7 +146,7 @@ async def test_with_two_admins_one_can_be_deactivated(client, session, make_user
     other = await make_user(roles=["admin"])
 
     response = await client.patch(
-        f"/users/{other.id}", json={"is_active": False}, headers=auth_headers(admin)
+        f"/users/{other.id}", json={"is_active": False}, headers=await auth_headers(admin)
     )
 
     assert response.status_code == 200, response.text
@@ -151,7 +157,7 @@ async def test_with_two_admins_one_can_be_deleted(client, session, make_user, au
     admin = await make_user(roles=["admin"])
     other = await make_user(roles=["admin"])
 
-    response = await client.delete(f"/users/{other.id}", headers=auth_headers(admin))
+    response = await client.delete(f"/users/{other.id}", headers=await auth_headers(admin))
 
     assert response.status_code == 204, response.text
     assert await active_admin_ids(session) == {admin.id}
@@ -184,8 +190,12 @@ async def test_two_admins_deactivating_each_other_at_once_leave_one_active_admin
     second = await make_user(roles=["admin"])
 
     responses = await asyncio.gather(
-        client.patch(f"/users/{second.id}", json={"is_active": False}, headers=auth_headers(first)),
-        client.patch(f"/users/{first.id}", json={"is_active": False}, headers=auth_headers(second)),
+        client.patch(
+            f"/users/{second.id}", json={"is_active": False}, headers=await auth_headers(first)
+        ),
+        client.patch(
+            f"/users/{first.id}", json={"is_active": False}, headers=await auth_headers(second)
+        ),
     )
 
     assert sorted(response.status_code for response in responses) == [200, 409]
@@ -201,8 +211,8 @@ async def test_two_admins_deleting_each_other_at_once_leave_one_active_admin(
     second = await make_user(roles=["admin"])
 
     responses = await asyncio.gather(
-        client.delete(f"/users/{second.id}", headers=auth_headers(first)),
-        client.delete(f"/users/{first.id}", headers=auth_headers(second)),
+        client.delete(f"/users/{second.id}", headers=await auth_headers(first)),
+        client.delete(f"/users/{first.id}", headers=await auth_headers(second)),
     )
 
     assert sorted(response.status_code for response in responses) == [204, 409]
@@ -220,10 +230,10 @@ async def test_two_admins_demoting_each_other_at_once_leave_one_admin(
 
     responses = await asyncio.gather(
         client.patch(
-            f"/users/{second.id}", json={"roles": ["editor"]}, headers=auth_headers(first)
+            f"/users/{second.id}", json={"roles": ["editor"]}, headers=await auth_headers(first)
         ),
         client.patch(
-            f"/users/{first.id}", json={"roles": ["editor"]}, headers=auth_headers(second)
+            f"/users/{first.id}", json={"roles": ["editor"]}, headers=await auth_headers(second)
         ),
     )
 

@@ -34,7 +34,7 @@ async def test_read_me_returns_the_caller_with_sorted_roles_and_permissions(
 ):
     user = await make_user("alice@example.com", roles=["viewer", "editor"], full_name="Alice")
 
-    response = await client.get("/users/me", headers=auth_headers(user))
+    response = await client.get("/users/me", headers=await auth_headers(user))
 
     assert response.status_code == 200, response.text
     body = response.json()
@@ -59,7 +59,7 @@ async def test_role_change_in_the_database_shows_on_the_next_request_with_the_sa
     client, session, make_user, auth_headers
 ):
     user = await make_user(roles=["viewer"])
-    headers = auth_headers(user)
+    headers = await auth_headers(user)
     before = (await client.get("/users/me", headers=headers)).json()
     assert before["roles"] == ["viewer"]
 
@@ -75,7 +75,7 @@ async def test_role_change_in_the_database_shows_on_the_next_request_with_the_sa
 
 async def test_update_me_changes_the_full_name(client, make_user, auth_headers):
     user = await make_user(full_name="Old Name")
-    headers = auth_headers(user)
+    headers = await auth_headers(user)
 
     response = await client.patch("/users/me", headers=headers, json={"full_name": "New Name"})
 
@@ -96,7 +96,7 @@ async def test_update_me_refuses_fields_other_than_full_name(
     client, make_user, auth_headers, extra
 ):
     user = await make_user()
-    headers = auth_headers(user)
+    headers = await auth_headers(user)
 
     response = await client.patch("/users/me", headers=headers, json={"full_name": "X", **extra})
 
@@ -113,7 +113,7 @@ async def test_change_password_returns_204_and_the_old_password_stops_working(
 ):
     user = await make_user()
 
-    response = await _change_password(client, auth_headers(user))
+    response = await _change_password(client, await auth_headers(user))
 
     assert response.status_code == 204
     assert await _login_status(client, user.email, PASSWORD) == 401
@@ -123,7 +123,7 @@ async def test_change_password_makes_the_new_password_work(client, make_user, au
     user = await make_user()
     assert await _login_status(client, user.email, NEW_PASSWORD) == 401
 
-    assert (await _change_password(client, auth_headers(user))).status_code == 204
+    assert (await _change_password(client, await auth_headers(user))).status_code == 204
 
     assert await _login_status(client, user.email, NEW_PASSWORD) == 200
 
@@ -149,7 +149,7 @@ async def test_change_password_with_a_wrong_current_password_gives_400(
 ):
     user = await make_user()
 
-    response = await _change_password(client, auth_headers(user), current="not my password")
+    response = await _change_password(client, await auth_headers(user), current="not my password")
 
     assert response.status_code == 400
     assert response.json()["code"] == "invalid_current_password"
@@ -166,7 +166,7 @@ async def test_change_password_refuses_a_new_password_against_the_policy(
 ):
     user = await make_user("alice@example.com")
 
-    response = await _change_password(client, auth_headers(user), new=new_password)
+    response = await _change_password(client, await auth_headers(user), new=new_password)
 
     assert response.status_code == 422
     body = response.json()

@@ -3,8 +3,8 @@
 // The access token lives in this module's memory only: never in localStorage, sessionStorage or
 // a cookie, so a script injected into the page cannot find it lying around, and it dies with
 // the tab. The refresh token is an HttpOnly cookie that JavaScript cannot read at all; the page
-// only reads the `csrf_token` cookie and echoes it in `X-CSRF-Token` (a double submit), which a
-// page of another origin cannot do. After a reload, POST /auth/refresh turns the cookie into a
+// only reads the CSRF cookie and echoes it in `X-CSRF-Token` (a double submit), which a page
+// of another origin cannot do. After a reload, POST /auth/refresh turns the cookie into a
 // new access token; before the access token expires, the same call renews it.
 
 const BROWSER = { "X-Client": "browser" };
@@ -35,6 +35,13 @@ function readCookie(name) {
   return "";
 }
 
+// Over https the server names it `__Host-csrf_token` (a cookie no other site can set); over
+// plain http (`make run`), `csrf_token`. The prefixed one is looked for first: over http no
+// page can set it, so it is never an impostor.
+function csrfToken() {
+  return readCookie("__Host-csrf_token") || readCookie("csrf_token");
+}
+
 async function send(method, path, { json, form, query, headers = {} } = {}) {
   const init = { method, headers: { Accept: "application/json", ...headers }, credentials: "same-origin" };
   if (json !== undefined) {
@@ -56,6 +63,12 @@ async function send(method, path, { json, form, query, headers = {} } = {}) {
   } catch {
     throw new ApiError(0, NETWORK_ERROR);
   }
+}
+
+/** Reads a response whose body is not needed to its end: a body left unread keeps the request
+ *  open (Chromium never sees it finish) and its connection busy. */
+async function drain(response) {
+  await response.arrayBuffer().catch(() => {});
 }
 
 async function parse(response) {
@@ -101,12 +114,15 @@ async function refreshOnce() {
   let response;
   try {
     response = await send("POST", "/auth/refresh", {
-      headers: { ...BROWSER, "X-CSRF-Token": readCookie("csrf_token") },
+      headers: { ...BROWSER, "X-CSRF-Token": csrfToken() },
     });
   } catch {
     return "unreachable";
   }
-  if (!response.ok) return "failed"; // the caller signs out
+  if (!response.ok) {
+    await drain(response);
+    return "failed"; // the caller signs out
+  }
   keep(await response.json());
   return "ok";
 }
@@ -146,9 +162,11 @@ export async function register(email, password, fullName) {
 /** End this browser's session on the server and clear its cookies. */
 export async function signOut() {
   try {
-    await send("POST", "/auth/logout", {
-      headers: { ...BROWSER, "X-CSRF-Token": readCookie("csrf_token") },
-    });
+    await drain(
+      await send("POST", "/auth/logout", {
+        headers: { ...BROWSER, "X-CSRF-Token": csrfToken() },
+      }),
+    );
   } catch {
     // Unreachable server: the token is dropped below all the same.
   }
@@ -166,6 +184,7 @@ export async function request(method, path, options = {}) {
   let response = await call();
   if (response.status === 401) {
     const outcome = await refresh();
+    if (outcome !== "failed") await drain(response); // replaced by the retry, or by an error
     if (outcome === "unreachable") throw new ApiError(0, NETWORK_ERROR);
     if (outcome === "ok") response = await call();
     if (outcome === "failed" || response.status === 401) {

@@ -16,14 +16,17 @@ export function h(tag, attributes = {}, ...children) {
       element.setAttribute(name, value === true ? "" : String(value));
     }
   }
-  append(element, children);
+  append(element, ...children);
   return element;
 }
 
-function append(element, children) {
+/** Adds children to an element, as text or nodes, skipping null, undefined and false (what a
+ *  page puts where the caller may not see something). Element.append would write them out:
+ *  a viewer would read "null" where an editor has buttons. */
+export function append(element, ...children) {
   for (const child of children) {
     if (child === undefined || child === null || child === false) continue;
-    if (Array.isArray(child)) append(element, child);
+    if (Array.isArray(child)) append(element, ...child);
     else element.append(child instanceof Node ? child : document.createTextNode(String(child)));
   }
 }

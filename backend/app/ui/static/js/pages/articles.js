@@ -2,7 +2,7 @@
 // appear only for callers who hold the permission; the API refuses the others anyway.
 
 import { api } from "../api.js";
-import { busy, errorBox, field, h, hashWith, heading, offsetOf, pager, showError, when } from "../dom.js";
+import { append, busy, errorBox, field, h, hashWith, heading, offsetOf, pager, showError, when } from "../dom.js";
 
 const PAGE_SIZE = 10;
 
@@ -33,7 +33,8 @@ function deleteButton(article, context, box, onDeleted) {
 export async function list(view, context) {
   const offset = offsetOf(context.query);
   const box = errorBox();
-  view.append(
+  append(
+    view,
     heading("Articles"),
     context.can("create_article")
       ? h("div", { class: "actions" }, h("a", { class: "button", href: "#/articles/new" }, "New article"))
@@ -63,7 +64,8 @@ export async function list(view, context) {
       }),
     ),
   );
-  view.append(
+  append(
+    view,
     h("ul", { class: "cards", "aria-label": "Articles" }, items),
     pager(page, (next) => hashWith("/articles", { offset: next }), "articles"),
   );
@@ -90,7 +92,8 @@ export async function read(view, context) {
   }
   title.textContent = article.title;
   document.title = `${article.title} · py-auth console`;
-  view.append(
+  append(
+    view,
     byline(article),
     article.updated_at !== article.created_at ? h("p", { class: "meta" }, "Updated ", when(article.updated_at)) : null,
     h("div", { class: "article-body" }, article.body || h("span", { class: "muted" }, "(no text)")),

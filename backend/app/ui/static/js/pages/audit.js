@@ -1,7 +1,7 @@
 // Audit log (read_audit): GET /audit-events with its filters, newest first.
 
 import { api } from "../api.js";
-import { errorBox, field, h, hashWith, heading, offsetOf, pager, showError, table, when } from "../dom.js";
+import { append, errorBox, field, h, hashWith, heading, offsetOf, pager, showError, table, when } from "../dom.js";
 
 const PAGE_SIZE = 25;
 // The `event` values the API accepts (app/audit/service.py: Event).
@@ -97,7 +97,8 @@ export async function render(view, context) {
       h("td", { class: "wrap" }, Object.keys(item.details).length ? h("code", {}, JSON.stringify(item.details)) : ""),
     ),
   );
-  view.append(
+  append(
+    view,
     table("Audit events", ["When", "Event", "Actor", "Subject", "IP", "Details"], rows),
     pager(page, (next) => hashWith("/audit", { ...filters, offset: next }), "events"),
   );

@@ -3,6 +3,7 @@
 
 import { api } from "../api.js";
 import {
+  append,
   busy,
   errorBox,
   field,
@@ -30,6 +31,12 @@ async function roleNames(context) {
   }
 }
 
+/** How a user is named: their email when the caller may see it (read_user_private), else their
+ * name, else their id. */
+function label(user) {
+  return user.email || user.full_name || `User #${user.id}`;
+}
+
 function status(user) {
   return user.is_active ? h("span", { class: "badge" }, "active") : h("span", { class: "badge off" }, "inactive");
 }
@@ -41,18 +48,20 @@ export async function list(view, context) {
   const role = query.get("role") || "";
   const box = errorBox();
 
+  // Searching by email needs the right to see emails; the others filter by role only.
+  const seesEmails = context.can("read_user_private");
   const emailInput = h("input", { type: "search", name: "email", value: email, maxlength: 320 });
   const roleInput = h("select", { name: "role" }, h("option", { value: "" }, "Any role"));
   const filters = h(
     "form",
     { class: "filters", role: "search", "aria-label": "Filter users" },
-    field("Email contains", emailInput),
+    seesEmails ? field("Email contains", emailInput) : null,
     field("Role", roleInput),
     h("div", { class: "actions" }, h("button", { type: "submit" }, "Filter"), h("a", { href: "#/users" }, "Clear")),
   );
   filters.addEventListener("submit", (event) => {
     event.preventDefault();
-    context.go(hashWith("/users", { email: emailInput.value.trim(), role: roleInput.value }));
+    context.go(hashWith("/users", { email: seesEmails ? emailInput.value.trim() : "", role: roleInput.value }));
   });
   view.append(heading("Users"), filters, box);
 
@@ -79,15 +88,16 @@ export async function list(view, context) {
     h(
       "tr",
       {},
-      h("td", { class: "wrap" }, h("a", { href: `#/users/${user.id}` }, user.email)),
+      h("td", { class: "wrap" }, h("a", { href: `#/users/${user.id}` }, label(user))),
       h("td", {}, user.full_name || ""),
       h("td", {}, tags(user.roles)),
       h("td", {}, status(user)),
       h("td", {}, when(user.created_at)),
     ),
   );
-  view.append(
-    table("Users", ["Email", "Name", "Roles", "Status", "Created"], rows),
+  append(
+    view,
+    table("Users", [seesEmails ? "Email" : "User", "Name", "Roles", "Status", "Created"], rows),
     pager(page, (next) => hashWith("/users", { email, role, offset: next }), "users"),
   );
 }
@@ -105,8 +115,8 @@ export async function detail(view, context) {
     showError(box, error);
     return;
   }
-  title.textContent = user.email;
-  document.title = `${user.email} · py-auth console`;
+  title.textContent = label(user);
+  document.title = `${label(user)} · py-auth console`;
   const done = (message) => {
     context.flash(message);
     context.reload();
@@ -128,7 +138,8 @@ export async function detail(view, context) {
   );
 
   if (context.can("update_user")) view.append(rolesForm(user, names, done), accountActions(user, done));
-  view.append(await sessionsPanel(user, context, done));
+  // Another user's sessions (IP addresses, browsers) need read_user_private.
+  if (context.can("read_user_private")) view.append(await sessionsPanel(user, context, done));
   if (context.can("delete_user")) view.append(deletePanel(user, context));
   view.append(h("p", {}, h("a", { href: "#/users" }, "← All users")));
 }
@@ -142,7 +153,7 @@ function rolesForm(user, names, done) {
   const form = h(
     "form",
     {},
-    h("fieldset", {}, h("legend", {}, `Roles of ${user.email}`), h("div", { class: "checks" }, boxes)),
+    h("fieldset", {}, h("legend", {}, `Roles of ${label(user)}`), h("div", { class: "checks" }, boxes)),
     box,
     h("div", { class: "actions" }, submit),
   );
@@ -158,7 +169,7 @@ function accountActions(user, done) {
   const box = errorBox();
   const toggle = h("button", { type: "button", class: user.is_active ? "danger" : "" }, user.is_active ? "Deactivate" : "Activate");
   toggle.addEventListener("click", async () => {
-    if (user.is_active && !window.confirm(`Deactivate ${user.email}? Their sessions end at once.`)) return;
+    if (user.is_active && !window.confirm(`Deactivate ${label(user)}? Their sessions end at once.`)) return;
     const saved = await busy(toggle, box, () => api.patch(`/users/${user.id}`, { is_active: !user.is_active }));
     if (saved) done(user.is_active ? "Account deactivated." : "Account activated.");
   });
@@ -191,11 +202,11 @@ async function sessionsPanel(user, context, done) {
     return panel;
   }
   if (!sessions.length) panel.append(h("p", { class: "muted" }, "No active session."));
-  else panel.append(sessionTable(`Sessions of ${user.email}`, sessions));
+  else panel.append(sessionTable(`Sessions of ${label(user)}`, sessions));
   if (context.can("update_user") && sessions.length) {
     const end = h("button", { type: "button", class: "danger" }, "End all sessions");
     end.addEventListener("click", async () => {
-      if (!window.confirm(`End every session of ${user.email}?`)) return;
+      if (!window.confirm(`End every session of ${label(user)}?`)) return;
       const ended = await busy(end, box, async () => {
         await api.delete(`/users/${user.id}/sessions`);
         return true;
@@ -229,13 +240,13 @@ function deletePanel(user, context) {
   const box = errorBox();
   const button = h("button", { type: "button", class: "danger" }, "Delete user");
   button.addEventListener("click", async () => {
-    if (!window.confirm(`Delete ${user.email}? Their articles stay, without an author.`)) return;
+    if (!window.confirm(`Delete ${label(user)}? Their articles stay, without an author.`)) return;
     const deleted = await busy(button, box, async () => {
       await api.delete(`/users/${user.id}`);
       return true;
     });
     if (deleted) {
-      context.flash(`${user.email} deleted.`);
+      context.flash(`${label(user)} deleted.`);
       context.go("#/users");
     }
   });

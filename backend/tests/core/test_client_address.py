@@ -1,0 +1,113 @@
+"""The client's address, however the server is started: uvicorn believes X-Forwarded-For from
+127.0.0.1 unless told not to (--no-proxy-headers), ahead of py-auth's TRUSTED_PROXIES, which
+must stay the one place where proxies are trusted. And a forwarded value that the ip columns
+of sessions and audit events (45 characters) cannot hold is not believed."""
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.audit.models import AuditEvent
+from tests.helpers import PASSWORD, bearer, client_of, fresh_app
+from tests.servers import Server, server_env, start_make_run_server, start_server
+
+LIMIT = 30  # AUTH_RATE_LIMIT's default: 30/minute
+PEER = "127.0.0.1"
+PROXY = "10.0.0.2"
+
+
+async def _failed_logins(server: Server, count: int) -> list[int]:
+    """Failed logins, each for another email (no per-email lockout) and each claiming another
+    address in X-Forwarded-For and Forwarded; their statuses."""
+    statuses = []
+    async with server.client() as http:
+        for number in range(count):
+            spoofed = f"198.51.100.{number % 250 + 1}"
+            response = await http.post(
+                "/auth/login",
+                data={"username": f"nobody{number}@example.com", "password": "not it"},
+                headers={"X-Forwarded-For": spoofed, "Forwarded": f"for={spoofed}"},
+            )
+            statuses.append(response.status_code)
+    return statuses
+
+
+async def _recorded_addresses(session: AsyncSession) -> set[str | None]:
+    rows = await session.scalars(select(AuditEvent.ip).where(AuditEvent.event == "login_failed"))
+    return set(rows)
+
+
+async def test_make_run_counts_logins_per_real_peer_whatever_x_forwarded_for_says(
+    app: Any, database_url: str, session: AsyncSession, tmp_path: Path
+) -> None:
+    env = server_env(database_url, AUTH_RATE_LIMIT=f"{LIMIT}/minute")
+    server = await start_make_run_server(env, tmp_path / "server.log")
+    try:
+        statuses = await _failed_logins(server, 2 * LIMIT + 1)
+    finally:
+        await server.stop()
+
+    assert statuses == [401] * LIMIT + [429] * (LIMIT + 1)
+    assert await _recorded_addresses(session) == {PEER}
+
+
+async def test_a_server_with_several_workers_records_the_real_peer(
+    app: Any, database_url: str, session: AsyncSession, tmp_path: Path
+) -> None:
+    server = await start_server(server_env(database_url), tmp_path / "server.log", "--workers", "2")
+    try:
+        statuses = await _failed_logins(server, 4)
+    finally:
+        await server.stop()
+
+    assert statuses == [401] * 4
+    assert await _recorded_addresses(session) == {PEER}
+
+
+@pytest.fixture
+async def proxied_app(app: Any, database_url: str) -> AsyncIterator[Any]:
+    """An app behind a trusted proxy at PROXY (`app`: the database is emptied afterwards)."""
+    async with fresh_app(database_url, trusted_proxies=f"{PROXY}/32") as application:
+        yield application
+
+
+@pytest.mark.parametrize(
+    "forwarded",
+    [
+        "fe80::1%" + "x" * 40,  # an IPv6 address, but too long with its zone id (> 45)
+        "192.0.2.1:8080",  # an address with a port is not an address
+        "unknown",
+        "_hidden",  # RFC 7239's obfuscated identifier
+    ],
+)
+async def test_a_forwarded_value_that_is_not_a_storable_address_leaves_the_peer(
+    proxied_app: Any, make_user: Any, forwarded: str
+) -> None:
+    user = await make_user()
+    async with client_of(proxied_app, peer=PROXY) as http:
+        response = await http.post(
+            "/auth/login",
+            data={"username": user.email, "password": PASSWORD},
+            headers={"X-Forwarded-For": forwarded},
+        )
+        assert response.status_code == 200, response.text
+        sessions = await http.get("/auth/sessions", headers=bearer(response.json()["access_token"]))
+
+    assert [item["ip"] for item in sessions.json()["items"]] == [PROXY]
+
+
+async def test_a_peer_with_a_long_zone_id_is_stored_without_it(app: Any, make_user: Any) -> None:
+    # The zone id names an interface of this host; what is left is the client's address.
+    user = await make_user()
+    async with client_of(app, peer="fe80::1%" + "x" * 40) as http:
+        response = await http.post(
+            "/auth/login", data={"username": user.email, "password": PASSWORD}
+        )
+        assert response.status_code == 200, response.text
+        sessions = await http.get("/auth/sessions", headers=bearer(response.json()["access_token"]))
+
+    assert [item["ip"] for item in sessions.json()["items"]] == ["fe80::1"]

@@ -1,0 +1,55 @@
+"""Every registered fast read gives, through Database.fetch, exactly the rows SQLAlchemy's own
+execution of its statement gives (on PostgreSQL the fast path skips SQLAlchemy's layers and
+type processing: this is what keeps it honest)."""
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+
+import app.main  # noqa: F401  (imports every domain, and so registers every read of the app)
+from app.articles.models import Article
+from app.auth.models import AuthSession
+from app.core.fast_read import FastRead
+
+Arrange = Callable[[Any, Any], Awaitable[dict[str, Any]]]
+
+
+async def _principal(session: Any, make_user: Any) -> dict[str, Any]:
+    user = await make_user(roles=["editor", "viewer"], full_name="Reader")
+    auth_session = AuthSession(user_id=user.id, expires_at=user.created_at)
+    session.add(auth_session)
+    await session.commit()
+    return {"user_id": user.id, "session_id": auth_session.id}
+
+
+async def _articles_page(session: Any, make_user: Any) -> dict[str, Any]:
+    author = await make_user(full_name="Author")
+    session.add_all(
+        [Article(title=f"T{n}", body="b", author_id=author.id if n % 2 else None) for n in range(3)]
+    )
+    await session.commit()
+    return {"limit": 10, "offset": 0}
+
+
+# Each read of the app, with the data and parameters that make it return rows.
+ARRANGE: dict[str, Arrange] = {"principal": _principal, "articles_page": _articles_page}
+APP_READS = sorted(name for name in FastRead.registry if not name.startswith("test."))
+
+
+def test_every_read_of_the_app_is_checked_here():
+    assert sorted(ARRANGE) == APP_READS
+
+
+@pytest.mark.parametrize("name", APP_READS)
+async def test_a_fast_read_gives_the_rows_sqlalchemy_gives(app, session, make_user, name):
+    read = FastRead.registry[name]
+    parameters = await ARRANGE[name](session, make_user)
+
+    fast = await app.state.database.fetch(read, parameters)
+
+    async with app.state.database.engine.connect() as connection:
+        expected = (await connection.execute(read.statement, parameters)).all()
+    assert fast, "the arranged data gives no row: the comparison would prove nothing"
+    assert fast == [read.row_type(*row) for row in expected]
+    assert [type(value) for value in fast[0]] == [type(value) for value in expected[0]]
