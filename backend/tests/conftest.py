@@ -25,7 +25,7 @@ from tests.helpers import (
     SEED_TABLES,
     TEST_DATABASE_URL,
     Clock,
-    freeze_auth_clock,
+    freeze_clock,
     make_settings,
     run_migrations,
 )
@@ -250,5 +250,5 @@ def _recording(seen: list[str], method: str) -> Callable[..., Awaitable[Any]]:
 
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    """The auth service's clock, stopped at now: `clock.advance(days=1)`."""
-    return freeze_auth_clock(monkeypatch)
+    """The app's clock, stopped at now: `clock.advance(days=1)`."""
+    return freeze_clock(monkeypatch)

@@ -14,7 +14,7 @@ import pytest
 from alembic.config import Config
 from fastapi import FastAPI
 
-import app.auth.service as auth_service
+import app.core.clock as app_clock
 from alembic import command
 from app.core.clock import utcnow
 from app.core.config import Settings
@@ -100,7 +100,7 @@ def forge_access_token(
 
 
 class Clock:
-    """Stands in for the auth service's utcnow: time moves only when a test says so."""
+    """Stands in for the app's clock (app.core.clock): time moves only when a test says so."""
 
     def __init__(self) -> None:
         self.now = utcnow()
@@ -112,10 +112,10 @@ class Clock:
         self.now += timedelta(**delta)
 
 
-def freeze_auth_clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    """Stop the auth service's clock (login, throttling, sessions, purge-tokens) at now."""
+def freeze_clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    """Stop the app's clock at now (until the test ends)."""
     clock = Clock()
-    monkeypatch.setattr(auth_service, "utcnow", clock)
+    monkeypatch.setattr(app_clock, "_source", clock)
     return clock
 
 

@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-import app.audit.service as audit_service
+import app.core.clock as app_clock
 from app.audit.models import AuditEvent
 from tests.helpers import Clock
 
@@ -14,7 +14,7 @@ from tests.helpers import Clock
 @pytest.fixture
 def audit_clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     clock = Clock()
-    monkeypatch.setattr(audit_service, "utcnow", clock)
+    monkeypatch.setattr(app_clock, "_source", clock)
     return clock
 
 

@@ -21,7 +21,7 @@ import uvicorn
 from authlib.deprecate import AuthlibDeprecationWarning
 from oauthlib.oauth2 import InvalidGrantError, LegacyApplicationClient
 
-import app.core.security as security
+import app.core.clock as app_clock
 from app.core.clock import utcnow
 from app.main import create_app
 from tests.helpers import PASSWORD, bearer, make_settings
@@ -60,7 +60,7 @@ class SharedClock:
 def clock(monkeypatch, settings) -> SharedClock:
     # Starts more than an access token's lifetime (and authlib's minute of leeway) ago.
     clock = SharedClock(timedelta(minutes=settings.access_token_minutes + 5))
-    monkeypatch.setattr(security, "utcnow", clock)
+    monkeypatch.setattr(app_clock, "_source", clock)
     fake_time = SimpleNamespace(time=clock.time)
     for module in (
         "authlib.oauth2.rfc6749.wrappers",  # OAuth2Token.expires_at and is_expired

@@ -195,7 +195,7 @@ async def test_refresh_outcomes_are_counted(client, metrics, make_user, monkeypa
     assert reused.json()["code"] == "token_revoked"
     second = await login(client, user.email)
     later = utcnow() + timedelta(days=settings.refresh_token_days, minutes=1)
-    monkeypatch.setattr("app.auth.service.utcnow", lambda: later)
+    monkeypatch.setattr("app.core.clock._source", lambda: later)
     expired = await client.post("/auth/refresh", json={"refresh_token": second["refresh_token"]})
     assert expired.json()["code"] == "token_expired"
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from tests.core.test_errors import assert_security_headers
-from tests.helpers import PASSWORD, client_of, freeze_auth_clock, fresh_app
+from tests.helpers import PASSWORD, client_of, freeze_clock, fresh_app
 
 ALLOWED_ORIGIN = "https://app.example.com"
 OTHER_ORIGIN = "https://evil.example.com"
@@ -63,7 +63,7 @@ async def test_security_headers_on_a_403(client, make_user, auth_headers):
 
 
 async def test_security_headers_on_a_429(client, make_user, settings, monkeypatch):
-    freeze_auth_clock(monkeypatch)
+    freeze_clock(monkeypatch)
     user = await make_user()
     for _ in range(settings.login_max_failures + 1):
         response = await client.post(
