@@ -14,11 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit.service import purge_events
 from app.auth.models import User
 from app.auth.passwords import password_problem
-from app.auth.schemas import Email
 from app.auth.service import purge_expired_sessions, purge_stale_login_throttles
 from app.core.clock import utcnow
 from app.core.config import Settings, SettingsError, load_settings
 from app.core.database import Database
+from app.core.schemas import Email
 from app.core.security import PasswordHasher
 from app.users.service import grant_admin
 

@@ -1,7 +1,7 @@
 """Every model, imported once so that Base.metadata knows all tables (Alembic, tests)."""
 
 from app.articles.models import Article
-from app.audit.models import AuditEvent
+from app.audit_log.models import AuditEvent
 from app.auth.models import (
     AuthSession,
     LoginThrottle,

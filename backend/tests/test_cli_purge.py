@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from app.audit.models import AuditEvent
+from app.audit_log.models import AuditEvent
 from app.auth.models import AuthSession, LoginThrottle, RefreshToken
 from app.cli import cli
 from app.core.clock import utcnow

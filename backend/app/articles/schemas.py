@@ -5,7 +5,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.auth.schemas import NO_NUL, StrictModel
+from app.core.schemas import NO_NUL, StrictModel
 
 Title = Annotated[str, Field(min_length=1, max_length=200, pattern=NO_NUL)]
 Body = Annotated[str, Field(max_length=50_000, pattern=NO_NUL)]

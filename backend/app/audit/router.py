@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 from app.audit import service
 from app.audit.dependencies import AuditReader
 from app.audit.schemas import AuditEventRead
-from app.audit.service import Event
+from app.audit_log.writer import Event
 from app.core.database import SessionDep
 from app.core.pagination import Page, PageParamsDep
 from app.core.types import MAX_ID

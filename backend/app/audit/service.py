@@ -1,116 +1,12 @@
-"""Recording and reading security events.
+"""Reading and purging the audit log (written by app.audit_log.writer)."""
 
-``record`` only adds to the session: the event is committed with the change it describes,
-or rolled back with it. Nothing secret goes in: callers pass ids, names and reasons, never
-passwords, tokens or hashes.
-"""
-
-import hashlib
-import logging
 from datetime import UTC, datetime
-from enum import StrEnum
-from typing import Any
 
 from sqlalchemy import ColumnElement, delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.audit.models import AuditEvent
-from app.core.clock import utcnow
-from app.core.context import ClientContext
-from app.core.database import dialect_insert
+from app.audit_log.models import AuditEvent
 from app.core.pagination import PageParams, page_of
-
-logger = logging.getLogger("app.audit")
-
-
-class Event(StrEnum):
-    USER_REGISTERED = "user_registered"
-    USER_CREATED = "user_created"
-    LOGIN_SUCCEEDED = "login_succeeded"
-    LOGIN_FAILED = "login_failed"
-    REFRESH_TOKEN_REUSED = "refresh_token_reused"
-    LOGOUT = "logout"
-    LOGOUT_ALL = "logout_all"
-    SESSION_REVOKED = "session_revoked"
-    PASSWORD_CHANGED = "password_changed"
-    USER_UPDATED = "user_updated"
-    USER_DEACTIVATED = "user_deactivated"
-    USER_DELETED = "user_deleted"
-    ROLE_CREATED = "role_created"
-    ROLE_PERMISSIONS_CHANGED = "role_permissions_changed"
-    ROLE_DELETED = "role_deleted"
-    LOCKOUT_LIFTED = "lockout_lifted"
-    PERMISSION_DENIED = "permission_denied"
-
-
-def record(
-    session: AsyncSession,
-    event: Event,
-    client: ClientContext,
-    *,
-    actor_id: int | None = None,
-    subject_id: int | None = None,
-    **details: Any,
-) -> None:
-    _log(event, actor_id, subject_id)
-    session.add(
-        AuditEvent(
-            event=event.value,
-            actor_user_id=actor_id,
-            subject_user_id=subject_id,
-            ip=client.ip,
-            user_agent=client.user_agent,
-            request_id=client.request_id,
-            details=details,
-        )
-    )
-
-
-async def record_denial(
-    session: AsyncSession,
-    client: ClientContext,
-    *,
-    actor_id: int,
-    route: str,
-    missing: list[str],
-) -> None:
-    """Record a permission refusal, one row per caller, route and minute.
-
-    Any signed-in caller can be refused as often as they like: counting the repeats in one
-    row (``occurrences``) keeps a loop on a forbidden route from flooding the audit log.
-    """
-    now = utcnow()
-    group = f"{Event.PERMISSION_DENIED} {actor_id} {route} {','.join(missing)}"
-    # Hashed, so a long route cannot outgrow the column; the minute makes a new group.
-    key = f"{now:%Y-%m-%dT%H:%M} {hashlib.sha256(group.encode()).hexdigest()}"
-    _log(Event.PERMISSION_DENIED, actor_id, None)
-    table = AuditEvent.__table__
-    insert = dialect_insert(session, table).values(
-        occurred_at=now,
-        event=Event.PERMISSION_DENIED.value,
-        actor_user_id=actor_id,
-        ip=client.ip,
-        user_agent=client.user_agent,
-        request_id=client.request_id,
-        details={"route": route, "missing": missing},
-        occurrences=1,
-        aggregate_key=key,
-    )
-    await session.execute(
-        insert.on_conflict_do_update(
-            index_elements=[table.c.aggregate_key],
-            set_={"occurrences": table.c.occurrences + 1},
-        )
-    )
-
-
-def _log(event: Event, actor_id: int | None, subject_id: int | None) -> None:
-    # Also a log line, for log-based alerting; ids and names only (no email, nothing secret).
-    logger.info(
-        "audit %s",
-        event.value,
-        extra={"fields": {"event": event.value, "actor_id": actor_id, "subject_id": subject_id}},
-    )
 
 
 async def list_events(

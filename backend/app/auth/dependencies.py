@@ -7,7 +7,7 @@ from fastapi import Depends, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.security import OAuth2PasswordBearer
 
-from app.audit import service as audit
+from app.audit_log import writer as audit_log
 from app.auth import service
 from app.auth.schemas import Principal
 from app.core.config import Settings
@@ -97,7 +97,7 @@ async def _record_denial(request: Request, user: Principal, missing: list[str]) 
     route = getattr(request.scope.get("route"), "path", request.url.path)
     database: Database = request.app.state.database
     async with database.sessionmaker() as session:
-        await audit.record_denial(
+        await audit_log.record_denial(
             session,
             await client_context(request),
             actor_id=user.id,

@@ -24,20 +24,20 @@ from app.auth.dependencies import (
 )
 from app.auth.exceptions import UnsupportedGrantType
 from app.auth.schemas import (
-    NO_NUL,
     Password,
     RefreshRequest,
     RegisterRequest,
     SessionList,
     SessionRead,
     TokenResponse,
+    UserRead,
 )
 from app.core.config import Settings
 from app.core.context import ClientContextDep
 from app.core.database import NoTransactionDep, SessionDep
 from app.core.errors import AppError, RequestInvalid, UnsupportedMediaType, error_responses
 from app.core.rate_limit import rate_limit
-from app.users.schemas import UserRead
+from app.core.schemas import NO_NUL
 
 # RFC 6749 §5.2 error of each of our codes, for OAuth2 client libraries.
 OAUTH2_ERRORS = {

@@ -1,37 +1,21 @@
-"""Request and response shapes of authentication, and the loaded caller."""
+"""Request and response shapes of authentication, the loaded caller, and a user as the API
+shows one (registration returns it; user administration too)."""
 
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Literal, Self
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, EmailStr, Field
+from pydantic import BaseModel, Field
 
-from app.auth.models import AuthSession
+from app.auth.models import AuthSession, User
 from app.auth.passwords import PASSWORD_MAX_LENGTH
-from app.core.types import normalize_email
+from app.core.schemas import Email, FullName, StrictModel
 
-# Normalized before the syntax check (so a full-width domain is checked as the address it
-# names) and after it (email-validator's own normalization is then folded the same way).
-Email = Annotated[
-    EmailStr,
-    BeforeValidator(lambda value: normalize_email(value) if isinstance(value, str) else value),
-    Field(max_length=320),
-    AfterValidator(normalize_email),
-]
 # Only the length is checked here (so a 10 kB "password" is never hashed); the policy is
 # checked by the service, with the settings' minimum length.
 Password = Annotated[str, Field(max_length=PASSWORD_MAX_LENGTH)]
-# PostgreSQL text cannot hold NUL (U+0000): refuse it with a 422 on every back end, before
-# the database refuses it with an error. Patterns are in the OpenAPI document for clients.
-NO_NUL = r"^[^\x00]*$"
-FullName = Annotated[str, Field(min_length=1, max_length=200, pattern=NO_NUL)]
 OpaqueToken = Annotated[str, Field(min_length=1, max_length=512)]
-
-
-class StrictModel(BaseModel):
-    # Unknown fields are refused: no way to slip `roles` or `is_active` into a request.
-    model_config = ConfigDict(extra="forbid")
 
 
 class RegisterRequest(StrictModel):
@@ -97,3 +81,40 @@ class Principal:
     roles: tuple[str, ...]
     permissions: frozenset[str]
     session_id: uuid.UUID | None = None
+
+
+READ_USER_PRIVATE = "read_user_private"
+
+
+def may_see_private(viewer: Principal, user_id: int) -> bool:
+    """Whether the viewer may see this user's email and sessions: their own, or anyone's with
+    read_user_private (OWASP API3:2023, property-level authorization)."""
+    return viewer.id == user_id or READ_USER_PRIVATE in viewer.permissions
+
+
+class UserRead(BaseModel):
+    id: int
+    email: str | None = Field(
+        description="Shown to the user themselves and to callers holding `read_user_private`; "
+        "null for everyone else (the directory shows who exists, not how to reach them)."
+    )
+    full_name: str | None
+    is_active: bool
+    created_at: datetime
+    roles: list[str] = Field(description="Role names, sorted.")
+
+    @classmethod
+    def for_viewer(cls, user: User, viewer: Principal) -> "UserRead":
+        """The user as this viewer may see them."""
+        return cls.from_user(user, show_email=may_see_private(viewer, user.id))
+
+    @classmethod
+    def from_user(cls, user: User, *, show_email: bool = True) -> "UserRead":
+        return cls(
+            id=user.id,
+            email=user.email if show_email else None,
+            full_name=user.full_name,
+            is_active=user.is_active,
+            created_at=user.created_at,
+            roles=sorted(role.name for role in user.roles),
+        )

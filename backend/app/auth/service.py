@@ -27,8 +27,8 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.audit import service as audit
-from app.audit.service import Event
+from app.audit_log import writer as audit_log
+from app.audit_log.writer import Event
 from app.auth.exceptions import (
     EmailAlreadyRegistered,
     InvalidCredentials,
@@ -187,7 +187,7 @@ async def register_user(
     except IntegrityError:
         # The unique index decides, so two registrations racing for one email get one 409.
         raise EmailAlreadyRegistered() from None
-    audit.record(session, Event.USER_REGISTERED, client, actor_id=user.id, subject_id=user.id)
+    audit_log.record(session, Event.USER_REGISTERED, client, actor_id=user.id, subject_id=user.id)
     return user
 
 
@@ -209,7 +209,7 @@ async def change_password(
         raise WrongCurrentPassword()
     user.hashed_password = await hasher.hash(new_password)
     await revoke_all_sessions(session, user_id)
-    audit.record(session, Event.PASSWORD_CHANGED, client, actor_id=user_id, subject_id=user_id)
+    audit_log.record(session, Event.PASSWORD_CHANGED, client, actor_id=user_id, subject_id=user_id)
     await session.flush()
 
 
@@ -278,7 +278,7 @@ async def login(
         credentials_version=credentials_version,
     )
     LOGINS.labels("success").inc()
-    audit.record(session, Event.LOGIN_SUCCEEDED, client, actor_id=user.id, subject_id=user.id)
+    audit_log.record(session, Event.LOGIN_SUCCEEDED, client, actor_id=user.id, subject_id=user.id)
     return pair
 
 
@@ -295,7 +295,7 @@ async def _failed_login(
         user_id = await session.scalar(select(User.id).where(User.email == email))
     # What was typed is kept only when it names an account: a password typed into the email
     # field (it may well look like an address) must not land in the audit log.
-    audit.record(
+    audit_log.record(
         session,
         Event.LOGIN_FAILED,
         client,
@@ -568,7 +568,7 @@ async def _explain_rejected_refresh(
             raise RefreshTokenRevoked()
         await _revoke_sessions(session, AuthSession.id == token.family_id)
         REFRESHES.labels("reused").inc()
-        audit.record(
+        audit_log.record(
             session,
             Event.REFRESH_TOKEN_REUSED,
             client,
@@ -615,7 +615,7 @@ async def logout(session: AsyncSession, client: ClientContext, *, refresh_token:
     )
     if token is None or not await _revoke_sessions(session, AuthSession.id == token.family_id):
         return  # unknown, or already ended: logging out twice records one logout
-    audit.record(
+    audit_log.record(
         session,
         Event.LOGOUT,
         client,
@@ -641,7 +641,7 @@ async def revoke_token(
     session_id = claims.session_id
     which = (AuthSession.id == session_id) & (AuthSession.user_id == claims.user_id)
     if await _revoke_sessions(session, which):
-        audit.record(
+        audit_log.record(
             session,
             Event.LOGOUT,
             client,
@@ -653,7 +653,7 @@ async def revoke_token(
 
 async def logout_all(session: AsyncSession, client: ClientContext, *, user_id: int) -> None:
     await revoke_all_sessions(session, user_id)
-    audit.record(session, Event.LOGOUT_ALL, client, actor_id=user_id, subject_id=user_id)
+    audit_log.record(session, Event.LOGOUT_ALL, client, actor_id=user_id, subject_id=user_id)
 
 
 def _is_live(settings: Settings, now: datetime) -> ColumnElement[bool]:
@@ -696,7 +696,7 @@ async def revoke_session(
     if owned is None:
         raise SessionNotFound()
     await _revoke_sessions(session, AuthSession.id == session_id)
-    audit.record(
+    audit_log.record(
         session,
         Event.SESSION_REVOKED,
         client,

@@ -5,10 +5,10 @@ from typing import Annotated
 from fastapi import APIRouter, Path, status
 
 from app.auth.dependencies import SettingsDep
-from app.auth.schemas import NO_NUL
 from app.core.context import ClientContextDep
 from app.core.database import SessionDep
 from app.core.errors import error_responses
+from app.core.schemas import NO_NUL
 from app.roles import service
 from app.roles.dependencies import RoleManager
 from app.roles.schemas import PermissionRead, RoleCreate, RolePermissionsUpdate, RoleRead

@@ -5,7 +5,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.auth.models import Role
-from app.auth.schemas import NO_NUL, StrictModel
+from app.core.schemas import NO_NUL, StrictModel
 
 # Role and permission names share one shape; a name of another shape cannot exist.
 NAME_PATTERN = r"^[a-z][a-z0-9_\-]*$"

@@ -6,8 +6,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from app.audit import service as audit
-from app.audit.service import Event
+from app.audit_log import writer as audit_log
+from app.audit_log.writer import Event
 from app.auth.models import Permission, Role, user_roles
 from app.auth.schemas import Principal
 from app.core.context import ClientContext
@@ -62,7 +62,7 @@ def _guard_grant(
 ) -> None:
     """Nobody hands out or takes away a permission they do not hold themselves."""
     if missing := sorted(names - actor.permissions):
-        audit.record(
+        audit_log.record(
             session,
             Event.PERMISSION_DENIED,
             client,
@@ -85,7 +85,7 @@ async def create_role(
         await session.flush()
     except IntegrityError:
         raise RoleAlreadyExists() from None
-    audit.record(
+    audit_log.record(
         session,
         Event.ROLE_CREATED,
         client,
@@ -114,7 +114,7 @@ async def set_role_permissions(
     _guard_grant(session, client, new ^ old, actor, role.name)
     role.permissions = permissions
     await session.flush()
-    audit.record(
+    audit_log.record(
         session,
         Event.ROLE_PERMISSIONS_CHANGED,
         client,
@@ -143,4 +143,4 @@ async def delete_role(
         raise RoleInUse()
     await session.delete(role)
     await session.flush()
-    audit.record(session, Event.ROLE_DELETED, client, actor_id=actor.id, role=name)
+    audit_log.record(session, Event.ROLE_DELETED, client, actor_id=actor.id, role=name)

@@ -6,12 +6,13 @@ from fastapi import APIRouter, Query, status
 
 from app.auth import service as auth_service
 from app.auth.dependencies import CurrentUser, PasswordHasherDep, SettingsDep
-from app.auth.schemas import NO_NUL, PasswordChangeRequest, SessionList, SessionRead
+from app.auth.schemas import PasswordChangeRequest, SessionList, SessionRead, UserRead
 from app.core.context import ClientContextDep
 from app.core.database import SessionDep
 from app.core.errors import error_responses
 from app.core.pagination import Page, PageParamsDep
 from app.core.rate_limit import rate_limit
+from app.core.schemas import NO_NUL
 from app.core.types import IdPath
 from app.users import service
 from app.users.dependencies import (
@@ -21,7 +22,7 @@ from app.users.dependencies import (
     UserEditor,
     UserReader,
 )
-from app.users.schemas import MeRead, MeUpdate, UserCreate, UserRead, UsersFilter, UserUpdate
+from app.users.schemas import MeRead, MeUpdate, UserCreate, UsersFilter, UserUpdate
 
 router = APIRouter(prefix="/users", tags=["users"])
 

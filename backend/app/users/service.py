@@ -8,11 +8,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 from sqlalchemy.sql import ColumnElement
 
-from app.audit import service as audit
-from app.audit.service import Event
+from app.audit_log import writer as audit_log
+from app.audit_log.writer import Event
 from app.auth.exceptions import EmailAlreadyRegistered
 from app.auth.models import LoginThrottle, Permission, Role, User, role_permissions, user_roles
-from app.auth.schemas import Principal
+from app.auth.schemas import READ_USER_PRIVATE, Principal
 from app.auth.service import check_password_policy, revoke_all_sessions
 from app.core.config import Settings
 from app.core.context import ClientContext
@@ -27,7 +27,7 @@ from app.users.exceptions import (
     UnknownRole,
     UserNotFound,
 )
-from app.users.schemas import READ_USER_PRIVATE, UserCreate, UsersFilter, UserUpdate
+from app.users.schemas import UserCreate, UsersFilter, UserUpdate
 
 ADMIN_ROLE = "admin"
 
@@ -56,7 +56,7 @@ async def list_users(
     conditions: list[ColumnElement[bool]] = []
     if filters.email:
         if READ_USER_PRIVATE not in viewer.permissions:
-            await audit.record_denial(
+            await audit_log.record_denial(
                 session,
                 client,
                 actor_id=viewer.id,
@@ -133,7 +133,7 @@ async def guard_target(
         )
     )
     if missing := sorted(held - actor.permissions):
-        audit.record(
+        audit_log.record(
             session,
             Event.PERMISSION_DENIED,
             client,
@@ -188,7 +188,7 @@ async def update_user(
         try:
             await _guard_role_change(session, user, new_roles, actor_permissions)
         except RoleChangeDenied as denied:
-            audit.record(
+            audit_log.record(
                 session,
                 Event.PERMISSION_DENIED,
                 client,
@@ -209,7 +209,7 @@ async def update_user(
     if changes.is_active is not None:
         if user.is_active and not changes.is_active:
             await revoke_all_sessions(session, user.id)
-            audit.record(
+            audit_log.record(
                 session, Event.USER_DEACTIVATED, client, actor_id=actor.id, subject_id=user.id
             )
         user.is_active = changes.is_active
@@ -217,7 +217,7 @@ async def update_user(
     if new_roles is not None:
         user.roles = new_roles
         details.update(old_roles=old_roles, new_roles=[role.name for role in new_roles])
-    audit.record(
+    audit_log.record(
         session, Event.USER_UPDATED, client, actor_id=actor.id, subject_id=user.id, **details
     )
     await session.flush()
@@ -233,7 +233,7 @@ async def delete_user(
     if _is_active_admin(user):
         await _guard_last_admin(session, user)
     await session.execute(delete(User).where(User.id == user.id))
-    audit.record(
+    audit_log.record(
         session, Event.USER_DELETED, client, actor_id=actor.id, subject_id=user.id, email=user.email
     )
 
@@ -245,7 +245,7 @@ async def end_sessions(
     user = await get_user(session, user_id)
     await guard_target(session, client, user, actor=actor, action="end_sessions")
     await revoke_all_sessions(session, user.id)
-    audit.record(
+    audit_log.record(
         session, Event.SESSION_REVOKED, client, actor_id=actor.id, subject_id=user.id, all=True
     )
 
@@ -257,7 +257,7 @@ async def unlock(
     user = await get_user(session, user_id)
     await guard_target(session, client, user, actor=actor, action="unlock")
     await session.execute(delete(LoginThrottle).where(LoginThrottle.email == user.email))
-    audit.record(session, Event.LOCKOUT_LIFTED, client, actor_id=actor.id, subject_id=user.id)
+    audit_log.record(session, Event.LOCKOUT_LIFTED, client, actor_id=actor.id, subject_id=user.id)
 
 
 async def create_user(
@@ -276,7 +276,7 @@ async def create_user(
     try:
         await _guard_role_change(session, user, roles, actor.permissions)
     except RoleChangeDenied as denied:
-        audit.record(
+        audit_log.record(
             session,
             Event.PERMISSION_DENIED,
             client,
@@ -293,7 +293,7 @@ async def create_user(
         await session.flush()
     except IntegrityError:
         raise EmailAlreadyRegistered() from None
-    audit.record(
+    audit_log.record(
         session,
         Event.USER_CREATED,
         client,

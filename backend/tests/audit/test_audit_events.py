@@ -6,10 +6,10 @@ from typing import Any
 import jwt
 from sqlalchemy import select
 
-from app.audit.models import AuditEvent
+from app.audit_log.models import AuditEvent
 from app.auth.models import Role, User
+from app.auth.schemas import UserRead
 from app.core.errors import Conflict
-from app.users.schemas import UserRead
 from tests.helpers import PASSWORD, bearer, login
 
 CLIENT_IP = "203.0.113.7"  # the peer of the `client` fixture

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from app.audit.models import AuditEvent
+from app.audit_log.models import AuditEvent
 
 T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select
 
 import app.core.clock as app_clock
-from app.audit.models import AuditEvent
+from app.audit_log.models import AuditEvent
 from tests.helpers import Clock
 
 

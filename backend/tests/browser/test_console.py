@@ -4,9 +4,11 @@ import os
 from pathlib import Path
 
 import httpx
+import pytest
 from playwright.async_api import Locator, Page, expect
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.articles.exceptions import ArticleNotFound
 from app.articles.models import Article
 from app.auth.models import User
 from app.roles.exceptions import BuiltInRoleProtected
@@ -258,6 +260,21 @@ async def test_the_page_shows_the_apis_refusal(
     await page.get_by_role("button", name="Create article").click()
 
     await expect(page.get_by_role("alert")).to_have_text(refusal.json()["detail"])
+
+
+@pytest.mark.parametrize("address", ["/ui/#/articles/999999", "/ui/#/articles/999999/edit"])
+async def test_a_page_that_cannot_load_shows_the_apis_message(
+    page: Page, make_user: MakeUser, address: str
+) -> None:
+    """What a page loads goes through one helper (dom.js: load): its refusal is shown, and the
+    page stops there, with no form to fill."""
+    editor = await make_user(roles=["editor"])
+    await sign_in(page, editor.email)
+
+    await page.goto(address)
+
+    await expect(page.get_by_role("alert")).to_have_text(ArticleNotFound.detail)
+    await expect(page.get_by_role("button", name="Save changes")).to_have_count(0)
 
 
 async def test_a_conflict_shows_the_apis_message(page: Page, make_user: MakeUser) -> None:

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.audit.models import AuditEvent
+from app.audit_log.models import AuditEvent
 from tests.helpers import PASSWORD, bearer, client_of, fresh_app
 from tests.servers import Server, server_env, start_make_run_server, start_server
 

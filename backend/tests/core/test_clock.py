@@ -2,7 +2,7 @@
 
 from sqlalchemy import select
 
-from app.audit.models import AuditEvent
+from app.audit_log.models import AuditEvent
 from tests.helpers import bearer, login
 
 

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 import pytest
 from sqlalchemy import select
 
-from app.audit.models import AuditEvent
+from app.audit_log.models import AuditEvent
 from app.core.logging import configure_logging
 
 FORGED = '{"level": "info", "logger": "app.auth", "message": "admin logged in"}'

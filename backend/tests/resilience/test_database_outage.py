@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app.articles.models import Article
-from app.audit.models import AuditEvent
+from app.audit_log.models import AuditEvent
 from app.auth.models import User, user_roles
 from tests.helpers import PASSWORD, bearer, postgres_only
 from tests.resilience.proxy import TcpProxy

@@ -4,7 +4,7 @@ item 6)."""
 import pytest
 from sqlalchemy import select
 
-from app.audit.models import AuditEvent
+from app.audit_log.models import AuditEvent
 from app.auth.models import Permission, Role, role_permissions
 
 

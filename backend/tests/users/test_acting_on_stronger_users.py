@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from app.audit.models import AuditEvent
+from app.audit_log.models import AuditEvent
 from tests.users.test_admin import fetch_user, make_role
 
 Action = Callable[[Any, int, dict[str, str]], Awaitable[Any]]

@@ -5,7 +5,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from app.audit.models import AuditEvent
+from app.audit_log.models import AuditEvent
 from tests.helpers import login
 
 

@@ -1,0 +1,1 @@
+"""The audit log as infrastructure: its table and the writer every domain uses."""

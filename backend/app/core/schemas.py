@@ -1,0 +1,25 @@
+"""Shapes every domain's requests share: strict bodies, text without NUL, names, emails."""
+
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, EmailStr, Field
+
+from app.core.types import normalize_email
+
+# PostgreSQL text cannot hold NUL (U+0000): refuse it with a 422 on every back end, before
+# the database refuses it with an error. Patterns are in the OpenAPI document for clients.
+NO_NUL = r"^[^\x00]*$"
+FullName = Annotated[str, Field(min_length=1, max_length=200, pattern=NO_NUL)]
+# Normalized before the syntax check (so a full-width domain is checked as the address it
+# names) and after it (email-validator's own normalization is then folded the same way).
+Email = Annotated[
+    EmailStr,
+    BeforeValidator(lambda value: normalize_email(value) if isinstance(value, str) else value),
+    Field(max_length=320),
+    AfterValidator(normalize_email),
+]
+
+
+class StrictModel(BaseModel):
+    # Unknown fields are refused: no way to slip `roles` or `is_active` into a request.
+    model_config = ConfigDict(extra="forbid")
