@@ -14,7 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit.service import purge_events
 from app.auth.models import User
 from app.auth.passwords import password_problem
-from app.auth.service import purge_expired_sessions, purge_stale_login_throttles
+from app.auth.sessions import purge_expired_sessions
+from app.auth.throttling import purge_stale_login_throttles
 from app.core.clock import utcnow
 from app.core.config import Settings, SettingsError, load_settings
 from app.core.database import Database

@@ -16,10 +16,10 @@ from sqlalchemy.engine import make_url
 
 from app.articles.router import router as articles_router
 from app.audit.router import router as audit_router
+from app.auth.accounts import check_default_role
 from app.auth.dependencies import route_requirements
 from app.auth.router import router as auth_router
 from app.auth.router import token_router as auth_token_router
-from app.auth.service import check_default_role
 from app.core.config import Settings, load_settings
 from app.core.database import Database
 from app.core.docs import install_docs

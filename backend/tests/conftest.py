@@ -13,7 +13,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
 from app.auth.models import Role, User
-from app.auth.service import start_session
+from app.auth.sessions import start_session
 from app.core.config import Settings
 from app.core.context import ClientContext
 from app.core.security import AccessTokenCodec

@@ -8,7 +8,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.security import OAuth2PasswordBearer
 
 from app.audit_log import writer as audit_log
-from app.auth import service
+from app.auth.caller import load_principal
 from app.auth.schemas import Principal
 from app.core.config import Settings
 from app.core.context import client_context
@@ -56,7 +56,7 @@ async def get_current_user(
         raise NotAuthenticated()
     claims = access_tokens.decode(token)
     database: Database = request.app.state.database
-    principal = await service.load_principal(database, claims.user_id, claims.session_id)
+    principal = await load_principal(database, claims.user_id, claims.session_id)
     if principal is None or not principal.is_active:
         raise InvalidToken("The access token is no longer valid.")
     request.state.user_id = principal.id  # for the request log line

@@ -15,7 +15,8 @@ from fastapi.routing import APIRoute
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.auth import browser, service
+from app.auth import accounts, browser, sessions
+from app.auth import login as login_flow
 from app.auth.dependencies import (
     AccessTokensDep,
     CurrentUser,
@@ -163,7 +164,7 @@ def _in_body(exc: ValidationError) -> list[dict[str, Any]]:
 
 
 def _token_response(
-    pair: service.TokenPair, request: Request, response: Response, settings: Settings
+    pair: sessions.TokenPair, request: Request, response: Response, settings: Settings
 ) -> TokenResponse:
     """The token response; for a browser client, the refresh token goes in a cookie instead."""
     if not browser.is_browser(request):
@@ -195,7 +196,7 @@ async def register(
     settings: SettingsDep,
     client: ClientContextDep,
 ) -> UserRead:
-    user = await service.register_user(
+    user = await accounts.register_user(
         session,
         hasher,
         settings,
@@ -225,7 +226,7 @@ async def login(
     settings: SettingsDep,
     client: ClientContextDep,
 ) -> TokenResponse:
-    pair = await service.login(
+    pair = await login_flow.login(
         session,
         database,
         hasher,
@@ -254,7 +255,7 @@ async def refresh(
     settings: SettingsDep,
     client: ClientContextDep,
 ) -> TokenResponse:
-    pair = await service.rotate_refresh_token(
+    pair = await sessions.rotate_refresh_token(
         session, access_tokens, settings, client, refresh_token=refresh_token
     )
     return _token_response(pair, request, response, settings)
@@ -270,7 +271,7 @@ async def revoke(
 ) -> Response:
     """RFC 7009. A refresh token ends its session; so does an access token (through its
     `sid`). An unknown, expired or already revoked token also gets 200, as the RFC says."""
-    await service.revoke_token(session, access_tokens, client, token=token)
+    await sessions.revoke_token(session, access_tokens, client, token=token)
     return Response(status_code=status.HTTP_200_OK)
 
 
@@ -295,21 +296,21 @@ async def logout(
         refresh_token = body.refresh_token
     else:
         raise RequestInvalid([{"loc": ["body"], "msg": "Field required", "type": "missing"}])
-    await service.logout(session, client, refresh_token=refresh_token)
+    await sessions.logout(session, client, refresh_token=refresh_token)
 
 
 @router.post("/logout-all", status_code=status.HTTP_204_NO_CONTENT)
 async def logout_all(user: CurrentUser, session: SessionDep, client: ClientContextDep) -> None:
-    await service.logout_all(session, client, user_id=user.id)
+    await sessions.logout_all(session, client, user_id=user.id)
 
 
 @router.get("/sessions", response_model=SessionList)
 async def list_my_sessions(
     user: CurrentUser, session: SessionDep, settings: SettingsDep
 ) -> SessionList:
-    sessions = await service.list_sessions(session, settings, user_id=user.id)
+    live = await sessions.list_sessions(session, settings, user_id=user.id)
     return SessionList(
-        items=[SessionRead.from_session(item, current_id=user.session_id) for item in sessions]
+        items=[SessionRead.from_session(item, current_id=user.session_id) for item in live]
     )
 
 
@@ -321,6 +322,6 @@ async def list_my_sessions(
 async def revoke_my_session(
     session_id: uuid.UUID, user: CurrentUser, session: SessionDep, client: ClientContextDep
 ) -> None:
-    await service.revoke_session(
+    await sessions.revoke_session(
         session, client, user_id=user.id, session_id=session_id, actor_id=user.id
     )

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from app.auth import service as auth_service
+from app.auth import accounts, sessions
 from app.auth.dependencies import CurrentUser, PasswordHasherDep, SettingsDep
 from app.auth.schemas import PasswordChangeRequest, SessionList, SessionRead, UserRead
 from app.core.context import ClientContextDep
@@ -54,7 +54,7 @@ async def change_my_password(
     settings: SettingsDep,
     client: ClientContextDep,
 ) -> None:
-    await auth_service.change_password(
+    await accounts.change_password(
         session,
         hasher,
         settings,
@@ -146,9 +146,9 @@ async def list_user_sessions(
     user_id: IdPath, reader: PrivateUserReader, session: SessionDep, settings: SettingsDep
 ) -> SessionList:
     user = await service.get_user(session, user_id)
-    sessions = await auth_service.list_sessions(session, settings, user_id=user.id)
+    live = await sessions.list_sessions(session, settings, user_id=user.id)
     return SessionList(
-        items=[SessionRead.from_session(item, current_id=reader.session_id) for item in sessions]
+        items=[SessionRead.from_session(item, current_id=reader.session_id) for item in live]
     )
 
 

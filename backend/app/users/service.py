@@ -10,10 +10,12 @@ from sqlalchemy.sql import ColumnElement
 
 from app.audit_log import writer as audit_log
 from app.audit_log.writer import Event
+from app.auth.accounts import check_password_policy
 from app.auth.exceptions import EmailAlreadyRegistered
-from app.auth.models import LoginThrottle, Permission, Role, User, role_permissions, user_roles
+from app.auth.models import Permission, Role, User, role_permissions, user_roles
 from app.auth.schemas import READ_USER_PRIVATE, Principal
-from app.auth.service import check_password_policy, revoke_all_sessions
+from app.auth.sessions import revoke_all_sessions
+from app.auth.throttling import forget_login_failures
 from app.core.config import Settings
 from app.core.context import ClientContext
 from app.core.pagination import PageParams, page_of
@@ -256,7 +258,7 @@ async def unlock(
     """Lift the login lockout of the user's email (and forget its failed attempts)."""
     user = await get_user(session, user_id)
     await guard_target(session, client, user, actor=actor, action="unlock")
-    await session.execute(delete(LoginThrottle).where(LoginThrottle.email == user.email))
+    await forget_login_failures(session, user.email)
     audit_log.record(session, Event.LOCKOUT_LIFTED, client, actor_id=actor.id, subject_id=user.id)
 
 

@@ -103,7 +103,7 @@ async def test_an_application_event_is_a_json_line_with_the_request_id(client, c
     async def unavailable(*_args: Any, **_kwargs: Any) -> None:
         raise ConnectionRefusedError("database down")
 
-    monkeypatch.setattr("app.auth.service.load_principal", unavailable)
+    monkeypatch.setattr("app.auth.dependencies.load_principal", unavailable)
     codec = client._transport.app.state.access_tokens  # type: ignore[attr-defined]
     token = codec.issue(1, session_id=uuid.uuid4())
 

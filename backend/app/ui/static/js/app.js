@@ -1,7 +1,7 @@
 // The console: hash routing, the navigation bar, and the session across reloads.
 
-import * as auth from "./api.js";
-import { api } from "./api.js";
+import * as authSession from "./auth-session.js";
+import { api } from "./auth-session.js";
 import { errorBox, h, heading, showError } from "./dom.js";
 import * as articles from "./pages/articles.js";
 import * as audit from "./pages/audit.js";
@@ -106,7 +106,7 @@ function renderChrome(activePath) {
 }
 
 async function signOut() {
-  await auth.signOut();
+  await authSession.signOut();
   caller = null;
   flash("You are signed out.");
   go("#/signin");
@@ -125,13 +125,13 @@ async function route() {
   const found = path === "/" ? null : match(path);
 
   if (found && found.route.public) {
-    if (auth.isSignedIn()) {
+    if (authSession.isSignedIn()) {
       location.replace("#/");
       return;
     }
     caller = null;
   } else {
-    if (!auth.isSignedIn()) {
+    if (!authSession.isSignedIn()) {
       if (path !== "/") returnTo = location.hash;
       location.replace("#/signin");
       return;
@@ -139,7 +139,7 @@ async function route() {
     try {
       caller = await api.get("/users/me");
     } catch (error) {
-      if (current !== generation || !auth.isSignedIn()) return; // signed out: handled below
+      if (current !== generation || !authSession.isSignedIn()) return; // signed out: handled below
       const box = errorBox();
       showError(box, error);
       viewRoot.replaceChildren(h("div", {}, heading("Something went wrong"), box));
@@ -202,7 +202,7 @@ async function start() {
     document.getElementById("main").focus();
   });
   // After a reload the access token is gone (it lived in memory): the cookie brings one back.
-  const outcome = await auth.refresh();
+  const outcome = await authSession.refresh();
   if (outcome === "unreachable") {
     const box = errorBox();
     showError(box, { detail: "The server could not be reached." });

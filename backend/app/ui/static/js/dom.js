@@ -87,19 +87,34 @@ export function newPasswordInput(name) {
   });
 }
 
-/** Runs an action for a form or button: disables it meanwhile and shows a refusal. */
+/** Runs an action for a form or button: disables it meanwhile and shows a refusal in `box`.
+ *  Resolves to true when the action succeeded, false when it threw (its error is then shown).
+ *  A boolean, not the action's result: a DELETE answers 204, null, and would read as a failure.
+ *  An action whose result is needed keeps it itself. */
 export async function busy(control, box, action) {
   if (box) clearError(box);
   control.disabled = true;
   control.setAttribute("aria-busy", "true");
   try {
-    return await action();
+    await action();
+    return true;
   } catch (error) {
     if (box) showError(box, error);
-    return undefined;
+    return false;
   } finally {
     control.disabled = false;
     control.removeAttribute("aria-busy");
+  }
+}
+
+/** Loads what a page shows: resolves to what `read` resolves to, or to null when it throws, its
+ *  error then shown in `box` (the page stops there). For reads, whose answers are never null. */
+export async function load(box, read) {
+  try {
+    return await read();
+  } catch (error) {
+    showError(box, error);
+    return null;
   }
 }
 

@@ -1,8 +1,8 @@
 // Articles: the list (paged), one article, and the form to create or edit one. The buttons
 // appear only for callers who hold the permission; the API refuses the others anyway.
 
-import { api } from "../api.js";
-import { append, busy, errorBox, field, h, hashWith, heading, offsetOf, pager, showError, when } from "../dom.js";
+import { api } from "../auth-session.js";
+import { append, busy, errorBox, field, h, hashWith, heading, load, offsetOf, pager, when } from "../dom.js";
 
 const PAGE_SIZE = 10;
 
@@ -21,10 +21,7 @@ function deleteButton(article, context, box, onDeleted) {
   button.setAttribute("aria-label", `Delete “${article.title}”`);
   button.addEventListener("click", async () => {
     if (!window.confirm(`Delete the article “${article.title}”? This cannot be undone.`)) return;
-    const deleted = await busy(button, box, async () => {
-      await api.delete(`/articles/${article.id}`);
-      return true;
-    });
+    const deleted = await busy(button, box, () => api.delete(`/articles/${article.id}`));
     if (deleted) onDeleted();
   });
   return button;
@@ -41,13 +38,8 @@ export async function list(view, context) {
       : null,
     box,
   );
-  let page;
-  try {
-    page = await api.get("/articles", { limit: PAGE_SIZE, offset });
-  } catch (error) {
-    showError(box, error);
-    return;
-  }
+  const page = await load(box, () => api.get("/articles", { limit: PAGE_SIZE, offset }));
+  if (!page) return;
   if (!page.items.length) {
     view.append(h("p", { class: "muted" }, offset ? "No more articles." : "No articles yet."));
   }
@@ -83,13 +75,8 @@ export async function read(view, context) {
   const box = errorBox();
   const title = heading("Article");
   view.append(title, box);
-  let article;
-  try {
-    article = await api.get(`/articles/${context.params.id}`);
-  } catch (error) {
-    showError(box, error);
-    return;
-  }
+  const article = await load(box, () => api.get(`/articles/${context.params.id}`));
+  if (!article) return;
   title.textContent = article.title;
   document.title = `${article.title} · py-auth console`;
   append(
@@ -112,15 +99,13 @@ export async function edit(view, context) {
   const title = h("input", { type: "text", name: "title", required: true, maxlength: 200 });
   const body = h("textarea", { name: "body", maxlength: 50000, rows: 12 });
   if (id) {
-    try {
-      const article = await api.get(`/articles/${id}`);
-      title.value = article.title;
-      body.value = article.body;
-    } catch (error) {
-      view.append(box);
-      showError(box, error);
+    const article = await load(box, () => api.get(`/articles/${id}`));
+    if (!article) {
+      view.append(box); // no form to hold the box: it goes under the heading
       return;
     }
+    title.value = article.title;
+    body.value = article.body;
   }
   const submit = h("button", { type: "submit" }, id ? "Save changes" : "Create article");
   const cancel = h("a", { class: "button secondary", href: id ? `#/articles/${id}` : "#/articles" }, "Cancel");
@@ -135,10 +120,11 @@ export async function edit(view, context) {
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const json = { title: title.value, body: body.value };
-    const saved = await busy(submit, box, () =>
-      id ? api.patch(`/articles/${id}`, json) : api.post("/articles", json),
-    );
-    if (saved) {
+    let saved; // busy() says only whether it worked: the new article's id comes from here
+    const ok = await busy(submit, box, async () => {
+      saved = await (id ? api.patch(`/articles/${id}`, json) : api.post("/articles", json));
+    });
+    if (ok) {
       context.flash(id ? "Article saved." : "Article created.");
       context.go(`#/articles/${saved.id}`);
     }

@@ -1,7 +1,7 @@
 // Audit log (read_audit): GET /audit-events with its filters, newest first.
 
-import { api } from "../api.js";
-import { append, errorBox, field, h, hashWith, heading, offsetOf, pager, showError, table, when } from "../dom.js";
+import { api } from "../auth-session.js";
+import { append, errorBox, field, h, hashWith, heading, load, offsetOf, pager, table, when } from "../dom.js";
 
 const PAGE_SIZE = 25;
 // The `event` values the API accepts (app/audit/service.py: Event).
@@ -67,20 +67,17 @@ export async function render(view, context) {
   });
   view.append(heading("Audit log"), form, box);
 
-  let page;
-  try {
-    page = await api.get("/audit-events", {
+  const page = await load(box, () =>
+    api.get("/audit-events", {
       event: filters.event,
       user_id: filters.user_id,
       since: toUtc(filters.since),
       until: toUtc(filters.until),
       limit: PAGE_SIZE,
       offset,
-    });
-  } catch (error) {
-    showError(box, error);
-    return;
-  }
+    }),
+  );
+  if (!page) return;
   if (!page.items.length) {
     view.append(h("p", { class: "muted" }, "No event matches."));
     return;

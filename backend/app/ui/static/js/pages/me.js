@@ -1,7 +1,6 @@
 // My account: what GET /users/me says about the caller; the name and the password.
 
-import * as auth from "../api.js";
-import { api } from "../api.js";
+import { api, signOut } from "../auth-session.js";
 import { busy, errorBox, field, formValues, h, heading, newPasswordInput, tags, when } from "../dom.js";
 
 export function render(view, context) {
@@ -65,12 +64,9 @@ function passwordForm(context) {
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const values = formValues(form);
-    const changed = await busy(submit, box, async () => {
-      await api.post("/users/me/password", values);
-      return true;
-    });
+    const changed = await busy(submit, box, () => api.post("/users/me/password", values));
     if (changed) {
-      await auth.signOut();
+      await signOut();
       context.flash("Password changed. Sign in with the new one.");
       context.go("#/signin");
     }

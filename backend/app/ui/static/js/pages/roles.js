@@ -1,7 +1,7 @@
 // Roles admin (manage_roles): every role with its permissions; create, change, delete.
 
-import { api } from "../api.js";
-import { busy, errorBox, field, h, heading, showError, tags } from "../dom.js";
+import { api } from "../auth-session.js";
+import { busy, errorBox, field, h, heading, load, tags } from "../dom.js";
 
 function permissionChecks(legend, permissions, held) {
   return h(
@@ -26,14 +26,9 @@ function permissionChecks(legend, permissions, held) {
 export async function render(view, context) {
   const box = errorBox();
   view.append(heading("Roles"), box);
-  let roles;
-  let permissions;
-  try {
-    [roles, permissions] = await Promise.all([api.get("/roles"), api.get("/permissions")]);
-  } catch (error) {
-    showError(box, error);
-    return;
-  }
+  const loaded = await load(box, () => Promise.all([api.get("/roles"), api.get("/permissions")]));
+  if (!loaded) return;
+  const [roles, permissions] = loaded;
   const done = (message) => {
     context.flash(message);
     context.reload();
@@ -59,10 +54,7 @@ function roleCard(role, permissions, done) {
   remove.setAttribute("aria-label", `Delete role ${role.name}`);
   remove.addEventListener("click", async () => {
     if (!window.confirm(`Delete the role ${role.name}?`)) return;
-    const deleted = await busy(remove, box, async () => {
-      await api.delete(`/roles/${encodeURIComponent(role.name)}`);
-      return true;
-    });
+    const deleted = await busy(remove, box, () => api.delete(`/roles/${encodeURIComponent(role.name)}`));
     if (deleted) done(`Role ${role.name} deleted.`);
   });
   return h(

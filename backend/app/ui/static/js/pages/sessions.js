@@ -1,9 +1,8 @@
 // My sessions: every live sign-in of mine; sign out one, or everywhere.
 
-import * as auth from "../api.js";
-import { api } from "../api.js";
-import { busy, errorBox, h, heading, showError } from "../dom.js";
-import { sessionTable } from "./users.js";
+import { api, signOut } from "../auth-session.js";
+import { busy, errorBox, h, heading, load } from "../dom.js";
+import { sessionTable } from "../session-table.js";
 
 export async function render(view, context) {
   const box = errorBox();
@@ -12,16 +11,12 @@ export async function render(view, context) {
     h("p", { class: "hint" }, "Each sign-in is a session, in this browser or elsewhere. Signing one out ends it at once."),
     box,
   );
-  let sessions;
-  try {
-    sessions = (await api.get("/auth/sessions")).items;
-  } catch (error) {
-    showError(box, error);
-    return;
-  }
+  const listed = await load(box, () => api.get("/auth/sessions"));
+  if (!listed) return;
+  const sessions = listed.items;
 
   const endHere = async (message) => {
-    await auth.signOut();
+    await signOut();
     context.flash(message);
     context.go("#/signin");
   };
@@ -30,10 +25,7 @@ export async function render(view, context) {
     const button = h("button", { type: "button", class: "secondary" }, "Sign out");
     button.setAttribute("aria-label", item.current ? "Sign out this session" : `Sign out the session from ${item.ip || "an unknown address"}`);
     button.addEventListener("click", async () => {
-      const ended = await busy(button, box, async () => {
-        await api.delete(`/auth/sessions/${item.id}`);
-        return true;
-      });
+      const ended = await busy(button, box, () => api.delete(`/auth/sessions/${item.id}`));
       if (!ended) return;
       if (item.current) await endHere("You are signed out.");
       else {
@@ -47,10 +39,7 @@ export async function render(view, context) {
   const everywhere = h("button", { type: "button", class: "danger" }, "Sign out everywhere");
   everywhere.addEventListener("click", async () => {
     if (!window.confirm("Sign out every session, this one included?")) return;
-    const ended = await busy(everywhere, box, async () => {
-      await api.post("/auth/logout-all");
-      return true;
-    });
+    const ended = await busy(everywhere, box, () => api.post("/auth/logout-all"));
     if (ended) await endHere("You are signed out everywhere.");
   });
 

@@ -1,6 +1,6 @@
 // Sign in and register.
 
-import * as auth from "../api.js";
+import * as authSession from "../auth-session.js";
 import { busy, errorBox, field, formValues, h, heading, newPasswordInput } from "../dom.js";
 
 export function signIn(view, context) {
@@ -19,10 +19,7 @@ export function signIn(view, context) {
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const values = formValues(form);
-    const done = await busy(submit, box, async () => {
-      await auth.signIn(values.email, values.password);
-      return true;
-    });
+    const done = await busy(submit, box, () => authSession.signIn(values.email, values.password));
     if (done) context.signedIn();
     else password.select();
   });
@@ -52,9 +49,8 @@ export function register(view, context) {
     event.preventDefault();
     const values = formValues(form);
     const done = await busy(submit, box, async () => {
-      await auth.register(values.email, values.password, values.full_name.trim());
-      await auth.signIn(values.email, values.password);
-      return true;
+      await authSession.register(values.email, values.password, values.full_name.trim());
+      await authSession.signIn(values.email, values.password);
     });
     if (done) {
       context.flash("Welcome! Your account is ready.");

@@ -1,22 +1,9 @@
 // Users admin: the list with its filters (read_user), and one user: roles, activation,
 // lockout and sessions (update_user), deletion (delete_user).
 
-import { api } from "../api.js";
-import {
-  append,
-  busy,
-  errorBox,
-  field,
-  h,
-  hashWith,
-  heading,
-  offsetOf,
-  pager,
-  showError,
-  table,
-  tags,
-  when,
-} from "../dom.js";
+import { api } from "../auth-session.js";
+import { append, busy, errorBox, field, h, hashWith, heading, load, offsetOf, pager, table, tags, when } from "../dom.js";
+import { sessionTable } from "../session-table.js";
 
 const PAGE_SIZE = 20;
 const BUILT_IN_ROLES = ["viewer", "editor", "admin"];
@@ -65,17 +52,11 @@ export async function list(view, context) {
   });
   view.append(heading("Users"), filters, box);
 
-  let page;
-  let names;
-  try {
-    [page, names] = await Promise.all([
-      api.get("/users", { email, role, limit: PAGE_SIZE, offset }),
-      roleNames(context),
-    ]);
-  } catch (error) {
-    showError(box, error);
-    return;
-  }
+  const loaded = await load(box, () =>
+    Promise.all([api.get("/users", { email, role, limit: PAGE_SIZE, offset }), roleNames(context)]),
+  );
+  if (!loaded) return;
+  const [page, names] = loaded;
   for (const name of new Set([...names, role].filter(Boolean))) {
     roleInput.append(h("option", { value: name }, name));
   }
@@ -107,14 +88,9 @@ export async function detail(view, context) {
   const box = errorBox();
   const title = heading("User");
   view.append(title, box);
-  let user;
-  let names;
-  try {
-    [user, names] = await Promise.all([api.get(`/users/${id}`), roleNames(context)]);
-  } catch (error) {
-    showError(box, error);
-    return;
-  }
+  const loaded = await load(box, () => Promise.all([api.get(`/users/${id}`), roleNames(context)]));
+  if (!loaded) return;
+  const [user, names] = loaded;
   title.textContent = label(user);
   document.title = `${label(user)} · py-auth console`;
   const done = (message) => {
@@ -175,10 +151,7 @@ function accountActions(user, done) {
   });
   const unlock = h("button", { type: "button", class: "secondary" }, "Unlock sign-in");
   unlock.addEventListener("click", async () => {
-    const unlocked = await busy(unlock, box, async () => {
-      await api.post(`/users/${user.id}/unlock`);
-      return true;
-    });
+    const unlocked = await busy(unlock, box, () => api.post(`/users/${user.id}/unlock`));
     if (unlocked) done("Sign-in lockout lifted: failed attempts are forgotten.");
   });
   return h(
@@ -194,23 +167,16 @@ function accountActions(user, done) {
 async function sessionsPanel(user, context, done) {
   const box = errorBox();
   const panel = h("section", { class: "panel" }, h("h2", {}, "Sessions"), box);
-  let sessions;
-  try {
-    sessions = (await api.get(`/users/${user.id}/sessions`)).items;
-  } catch (error) {
-    showError(box, error);
-    return panel;
-  }
+  const listed = await load(box, () => api.get(`/users/${user.id}/sessions`));
+  if (!listed) return panel;
+  const sessions = listed.items;
   if (!sessions.length) panel.append(h("p", { class: "muted" }, "No active session."));
   else panel.append(sessionTable(`Sessions of ${label(user)}`, sessions));
   if (context.can("update_user") && sessions.length) {
     const end = h("button", { type: "button", class: "danger" }, "End all sessions");
     end.addEventListener("click", async () => {
       if (!window.confirm(`End every session of ${label(user)}?`)) return;
-      const ended = await busy(end, box, async () => {
-        await api.delete(`/users/${user.id}/sessions`);
-        return true;
-      });
+      const ended = await busy(end, box, () => api.delete(`/users/${user.id}/sessions`));
       if (ended) done("Every session of the user has ended.");
     });
     panel.append(h("div", { class: "actions" }, end));
@@ -218,33 +184,12 @@ async function sessionsPanel(user, context, done) {
   return panel;
 }
 
-export function sessionTable(caption, sessions, actionFor) {
-  const rows = sessions.map((item) =>
-    h(
-      "tr",
-      {},
-      h("td", {}, when(item.created_at), item.current ? [" ", h("span", { class: "badge" }, "this session")] : null),
-      h("td", {}, when(item.last_used_at)),
-      h("td", {}, item.ip || ""),
-      h("td", { class: "wrap" }, item.user_agent || ""),
-      h("td", {}, when(item.expires_at)),
-      actionFor ? h("td", {}, actionFor(item)) : null,
-    ),
-  );
-  const headers = ["Signed in", "Last used", "IP", "Browser", "Expires"];
-  if (actionFor) headers.push("Action");
-  return table(caption, headers, rows);
-}
-
 function deletePanel(user, context) {
   const box = errorBox();
   const button = h("button", { type: "button", class: "danger" }, "Delete user");
   button.addEventListener("click", async () => {
     if (!window.confirm(`Delete ${label(user)}? Their articles stay, without an author.`)) return;
-    const deleted = await busy(button, box, async () => {
-      await api.delete(`/users/${user.id}`);
-      return true;
-    });
+    const deleted = await busy(button, box, () => api.delete(`/users/${user.id}`));
     if (deleted) {
       context.flash(`${label(user)} deleted.`);
       context.go("#/users");

@@ -1,88 +1,20 @@
-// Talking to the API, and the browser side of authentication.
+// The signed-in session in the browser: sign in, refresh, sign out, and the calls that carry
+// the access token (`api`), retried once after a refresh.
 //
 // The access token lives in this module's memory only: never in localStorage, sessionStorage or
 // a cookie, so a script injected into the page cannot find it lying around, and it dies with
-// the tab. The refresh token is an HttpOnly cookie that JavaScript cannot read at all; the page
-// only reads the CSRF cookie and echoes it in `X-CSRF-Token` (a double submit), which a page
-// of another origin cannot do. After a reload, POST /auth/refresh turns the cookie into a
-// new access token; before the access token expires, the same call renews it.
+// the tab. The refresh token is an HttpOnly cookie that JavaScript cannot read at all; the calls
+// that use it echo the CSRF cookie (http.js). After a reload, POST /auth/refresh turns the cookie
+// into a new access token; before the access token expires, the same call renews it.
 
+import { ApiError, drain, networkError, parse, send } from "./http.js";
+
+// Tells the API to keep the refresh token in an HttpOnly cookie rather than in the body.
 const BROWSER = { "X-Client": "browser" };
 
 let accessToken = null;
 let refreshTimer = null;
 let refreshing = null;
-
-export class ApiError extends Error {
-  constructor(status, body) {
-    const detail = (body && typeof body.detail === "string" && body.detail) ||
-      `The request failed (HTTP ${status}).`;
-    super(detail);
-    this.status = status;
-    this.code = (body && body.code) || "error";
-    this.detail = detail;
-    this.errors = (body && Array.isArray(body.errors) && body.errors) || [];
-  }
-}
-
-const NETWORK_ERROR = { detail: "The server could not be reached; try again.", code: "network_error" };
-
-function readCookie(name) {
-  for (const part of document.cookie.split(";")) {
-    const [key, ...value] = part.trim().split("=");
-    if (key === name) return decodeURIComponent(value.join("="));
-  }
-  return "";
-}
-
-// Over https the server names it `__Host-csrf_token` (a cookie no other site can set); over
-// plain http (`make run`), `csrf_token`. The prefixed one is looked for first: over http no
-// page can set it, so it is never an impostor.
-function csrfToken() {
-  return readCookie("__Host-csrf_token") || readCookie("csrf_token");
-}
-
-async function send(method, path, { json, form, query, headers = {} } = {}) {
-  const init = { method, headers: { Accept: "application/json", ...headers }, credentials: "same-origin" };
-  if (json !== undefined) {
-    init.headers["Content-Type"] = "application/json";
-    init.body = JSON.stringify(json);
-  } else if (form !== undefined) {
-    init.body = new URLSearchParams(form);
-  }
-  let url = path;
-  if (query) {
-    const params = new URLSearchParams();
-    for (const [key, value] of Object.entries(query)) {
-      if (value !== undefined && value !== null && value !== "") params.set(key, String(value));
-    }
-    if ([...params].length) url += `?${params}`;
-  }
-  try {
-    return await fetch(url, init);
-  } catch {
-    throw new ApiError(0, NETWORK_ERROR);
-  }
-}
-
-/** Reads a response whose body is not needed to its end: a body left unread keeps the request
- *  open (Chromium never sees it finish) and its connection busy. */
-async function drain(response) {
-  await response.arrayBuffer().catch(() => {});
-}
-
-async function parse(response) {
-  if (response.status === 204) return null;
-  const text = await response.text();
-  let body = null;
-  try {
-    body = text ? JSON.parse(text) : null;
-  } catch {
-    body = null;
-  }
-  if (!response.ok) throw new ApiError(response.status, body);
-  return body;
-}
 
 function keep(tokens) {
   accessToken = tokens.access_token;
@@ -113,9 +45,7 @@ function signedOut() {
 async function refreshOnce() {
   let response;
   try {
-    response = await send("POST", "/auth/refresh", {
-      headers: { ...BROWSER, "X-CSRF-Token": csrfToken() },
-    });
+    response = await send("POST", "/auth/refresh", { headers: BROWSER, csrf: true });
   } catch {
     return "unreachable";
   }
@@ -162,11 +92,7 @@ export async function register(email, password, fullName) {
 /** End this browser's session on the server and clear its cookies. */
 export async function signOut() {
   try {
-    await drain(
-      await send("POST", "/auth/logout", {
-        headers: { ...BROWSER, "X-CSRF-Token": csrfToken() },
-      }),
-    );
+    await drain(await send("POST", "/auth/logout", { headers: BROWSER, csrf: true }));
   } catch {
     // Unreachable server: the token is dropped below all the same.
   }
@@ -175,7 +101,7 @@ export async function signOut() {
 
 /** A call with the access token. On a 401, one refresh and one retry; if the refresh fails
  *  too, the session is over: "auth:signed-out" is dispatched and the error thrown. */
-export async function request(method, path, options = {}) {
+async function request(method, path, options = {}) {
   const call = () =>
     send(method, path, {
       ...options,
@@ -185,7 +111,7 @@ export async function request(method, path, options = {}) {
   if (response.status === 401) {
     const outcome = await refresh();
     if (outcome !== "failed") await drain(response); // replaced by the retry, or by an error
-    if (outcome === "unreachable") throw new ApiError(0, NETWORK_ERROR);
+    if (outcome === "unreachable") throw networkError();
     if (outcome === "ok") response = await call();
     if (outcome === "failed" || response.status === 401) {
       const error = await parse(response).catch((caught) => caught);
@@ -196,6 +122,7 @@ export async function request(method, path, options = {}) {
   return parse(response);
 }
 
+/** The API as the signed-in user: each call resolves to the JSON body or throws an ApiError. */
 export const api = {
   get: (path, query) => request("GET", path, { query }),
   post: (path, json) => request("POST", path, { json }),

@@ -1,0 +1,100 @@
+"""Accounts: registration, the password policy, password changes, and the startup check of
+DEFAULT_ROLE.
+
+Functions take a session and typed arguments, raise domain errors, and only flush: the
+request's session dependency commits. Each security event is recorded in the audit log in
+the same transaction as the change it describes."""
+
+from sqlalchemy import (
+    select,
+)
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.audit_log import writer as audit_log
+from app.audit_log.writer import Event
+from app.auth.exceptions import (
+    EmailAlreadyRegistered,
+    PasswordRejected,
+    RegistrationClosed,
+    WrongCurrentPassword,
+)
+from app.auth.models import (
+    Role,
+    User,
+)
+from app.auth.passwords import password_problem
+from app.auth.sessions import revoke_all_sessions
+from app.core.config import Settings, SettingsError
+from app.core.context import ClientContext
+from app.core.database import Database
+from app.core.security import PasswordHasher
+
+
+async def check_default_role(database: Database, settings: Settings) -> None:
+    """Refuse to start when DEFAULT_ROLE names no role: every registration would fail."""
+    async with database.sessionmaker() as session:
+        found = await session.scalar(select(Role.id).where(Role.name == settings.default_role))
+    if found is None:
+        raise SettingsError(
+            f"py-auth cannot start:\n  DEFAULT_ROLE: no role is named {settings.default_role!r} "
+            "(create it first, or choose an existing role)."
+        )
+
+
+def check_password_policy(password: str, email: str | None, settings: Settings, field: str) -> None:
+    problem = password_problem(password, email, min_length=settings.password_min_length)
+    if problem is not None:
+        raise PasswordRejected(problem, field=field)
+
+
+async def register_user(
+    session: AsyncSession,
+    hasher: PasswordHasher,
+    settings: Settings,
+    client: ClientContext,
+    *,
+    email: str,
+    password: str,
+    full_name: str | None,
+) -> User:
+    if settings.registration == "closed":
+        raise RegistrationClosed()
+    check_password_policy(password, email, settings, field="password")
+    hashed_password = await hasher.hash(password)
+    default_role = await session.scalar(select(Role).where(Role.name == settings.default_role))
+    if default_role is None:
+        # Checked at startup, and the role cannot be deleted while it is the default.
+        raise RuntimeError(f"The default role {settings.default_role!r} does not exist.")
+    user = User(email=email, hashed_password=hashed_password, full_name=full_name)
+    user.roles = [default_role]
+    session.add(user)
+    try:
+        await session.flush()
+    except IntegrityError:
+        # The unique index decides, so two registrations racing for one email get one 409.
+        raise EmailAlreadyRegistered() from None
+    audit_log.record(session, Event.USER_REGISTERED, client, actor_id=user.id, subject_id=user.id)
+    return user
+
+
+async def change_password(
+    session: AsyncSession,
+    hasher: PasswordHasher,
+    settings: Settings,
+    client: ClientContext,
+    *,
+    user_id: int,
+    current_password: str,
+    new_password: str,
+) -> None:
+    """Set a new password and end every session of the user."""
+    user = await session.get_one(User, user_id)
+    check_password_policy(new_password, user.email, settings, field="new_password")
+    is_valid, _ = await hasher.verify_and_update(current_password, user.hashed_password)
+    if not is_valid:
+        raise WrongCurrentPassword()
+    user.hashed_password = await hasher.hash(new_password)
+    await revoke_all_sessions(session, user_id)
+    audit_log.record(session, Event.PASSWORD_CHANGED, client, actor_id=user_id, subject_id=user_id)
+    await session.flush()

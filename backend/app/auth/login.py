@@ -1,0 +1,118 @@
+"""Logging in: the credentials checked uniformly (unknown email, wrong password and inactive
+account look alike), every attempt counted first, and a session started."""
+
+from sqlalchemy import (
+    delete,
+    select,
+    update,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.audit_log import writer as audit_log
+from app.audit_log.writer import Event
+from app.auth.exceptions import (
+    InvalidCredentials,
+    LoginThrottled,
+)
+from app.auth.models import (
+    LoginThrottle,
+    User,
+)
+from app.auth.sessions import TokenPair, start_session
+from app.auth.throttling import start_lockout, take_login_attempt
+from app.core.clock import utcnow
+from app.core.config import Settings
+from app.core.context import ClientContext
+from app.core.database import Database
+from app.core.metrics import LOGINS
+from app.core.security import AccessTokenCodec, PasswordHasher
+from app.core.types import normalize_email
+
+
+async def login(
+    session: AsyncSession,
+    database: Database,
+    hasher: PasswordHasher,
+    access_tokens: AccessTokenCodec,
+    settings: Settings,
+    client: ClientContext,
+    *,
+    email: str,
+    password: str,
+) -> TokenPair:
+    """Check the credentials and start a session.
+
+    Unknown email, wrong password and inactive account look the same from outside, in status,
+    body and time (an unknown email is verified against a dummy hash), and all count toward
+    the email's lockout. Each attempt is counted before its password is checked, so however
+    many arrive at once, at most LOGIN_MAX_FAILURES passwords are checked in a window; during
+    a lockout none is.
+    """
+    email = normalize_email(email)
+    attempt = await take_login_attempt(database, settings, email, utcnow())
+    if attempt.retry_after is not None:
+        await _failed_login(session, client, "throttled", email=email)
+        raise LoginThrottled(attempt.retry_after)
+
+    user = await session.scalar(select(User).where(User.email == email))
+    new_hash: str | None = None
+    if user is None:
+        await hasher.verify_dummy(password)
+        reason = "unknown_email"
+    else:
+        # Read before the password is checked: a change of credentials that commits while
+        # it is checked leaves this login holding a version that no longer matches.
+        credentials_version = user.credentials_version
+        stored_hash = user.hashed_password
+        is_valid, new_hash = await hasher.verify_and_update(password, stored_hash)
+        reason = "bad_password" if not is_valid else "inactive" if not user.is_active else ""
+    if user is None or reason:
+        if attempt.number >= settings.login_max_failures:
+            await start_lockout(session, settings, email, utcnow(), attempt)
+        await _failed_login(session, client, reason, email=email, user_id=user.id if user else None)
+        raise InvalidCredentials()
+
+    if new_hash is not None:
+        # The stored hash used outdated parameters: upgrade it while we know the password,
+        # unless the password changed meanwhile (then the new one's hash stays).
+        await session.execute(
+            update(User)
+            .where(User.id == user.id, User.hashed_password == stored_hash)
+            .values(hashed_password=new_hash)
+            .execution_options(synchronize_session=False)
+        )
+    await session.execute(delete(LoginThrottle).where(LoginThrottle.email == email))
+    pair = await start_session(
+        session,
+        access_tokens,
+        settings,
+        client,
+        user_id=user.id,
+        credentials_version=credentials_version,
+    )
+    LOGINS.labels("success").inc()
+    audit_log.record(session, Event.LOGIN_SUCCEEDED, client, actor_id=user.id, subject_id=user.id)
+    return pair
+
+
+async def _failed_login(
+    session: AsyncSession,
+    client: ClientContext,
+    reason: str,
+    *,
+    email: str,
+    user_id: int | None = None,
+) -> None:
+    LOGINS.labels(reason).inc()
+    if user_id is None and reason == "throttled":
+        user_id = await session.scalar(select(User.id).where(User.email == email))
+    # What was typed is kept only when it names an account: a password typed into the email
+    # field (it may well look like an address) must not land in the audit log.
+    audit_log.record(
+        session,
+        Event.LOGIN_FAILED,
+        client,
+        subject_id=user_id,
+        reason=reason,
+        email=email if user_id is not None else None,
+    )

@@ -1,0 +1,386 @@
+"""Sessions and their refresh tokens: a session per login, rotation on every refresh with
+reuse detection, logout, revocation (RFC 7009), listing, and the purge of dead ones."""
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import NoReturn, cast
+
+from sqlalchemy import (
+    ColumnElement,
+    Table,
+    bindparam,
+    delete,
+    exists,
+    insert,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.audit_log import writer as audit_log
+from app.audit_log.writer import Event
+from app.auth.exceptions import (
+    RefreshTokenExpired,
+    RefreshTokenInvalid,
+    RefreshTokenReused,
+    RefreshTokenRevoked,
+    SessionNotFound,
+)
+from app.auth.models import (
+    AuthSession,
+    RefreshToken,
+    User,
+)
+from app.core.clock import utcnow
+from app.core.config import Settings
+from app.core.context import ClientContext
+from app.core.errors import AppError
+from app.core.metrics import REFRESHES
+from app.core.security import AccessTokenCodec, hash_opaque_token, new_opaque_token
+
+
+@dataclass(frozen=True, slots=True)
+class TokenPair:
+    access_token: str
+    refresh_token: str
+    expires_in: int
+    session_expires_at: datetime
+
+
+async def start_session(
+    session: AsyncSession,
+    access_tokens: AccessTokenCodec,
+    settings: Settings,
+    client: ClientContext,
+    *,
+    user_id: int,
+    credentials_version: int,
+) -> TokenPair:
+    """A new session (one login) with its first refresh token, and an access token.
+
+    ``credentials_version`` is the user's as read before the password was checked."""
+    now = utcnow()
+    auth_session = AuthSession(
+        user_id=user_id,
+        credentials_version=credentials_version,
+        created_at=now,
+        last_used_at=now,
+        expires_at=now + timedelta(days=settings.refresh_token_days),
+        ip=client.ip,
+        user_agent=client.user_agent,
+    )
+    session.add(auth_session)
+    await session.flush()
+    return await _issue_tokens(
+        session,
+        access_tokens,
+        user_id=user_id,
+        session_id=auth_session.id,
+        session_expires_at=auth_session.expires_at,
+    )
+
+
+# Rotation runs as three Core statements built once (no ORM unit of work, no statement rebuilt
+# per request): POST /auth/refresh is the busiest write of the service (BENCHMARKS.md).
+_refresh_tokens = cast(Table, RefreshToken.__table__)
+_auth_sessions = cast(Table, AuthSession.__table__)
+
+# The presented token, if live, is revoked: of several requests presenting it, one wins.
+_REVOKE_PRESENTED_TOKEN = (
+    update(_refresh_tokens)
+    .where(
+        _refresh_tokens.c.token_hash == bindparam("presented_hash"),
+        _refresh_tokens.c.revoked_at.is_(None),
+        _refresh_tokens.c.expires_at > bindparam("now"),
+    )
+    .values(revoked_at=bindparam("now"))
+    .returning(_refresh_tokens.c.family_id)
+)
+# Its session, if live, not idle too long and its user active, is marked used.
+_TOUCH_LIVE_SESSION = (
+    update(_auth_sessions)
+    .where(
+        _auth_sessions.c.id == bindparam("session_id"),
+        _auth_sessions.c.revoked_at.is_(None),
+        _auth_sessions.c.last_used_at >= bindparam("idle_since"),
+        exists().where(
+            User.id == _auth_sessions.c.user_id,
+            User.is_active.is_(True),
+            User.credentials_version == _auth_sessions.c.credentials_version,
+        ),
+    )
+    .values(last_used_at=bindparam("now"))
+    .returning(_auth_sessions.c.user_id, _auth_sessions.c.expires_at)
+)
+_INSERT_REFRESH_TOKEN = insert(_refresh_tokens)
+
+
+async def _issue_tokens(
+    session: AsyncSession,
+    access_tokens: AccessTokenCodec,
+    *,
+    user_id: int,
+    session_id: uuid.UUID,
+    session_expires_at: datetime,
+) -> TokenPair:
+    refresh_token = new_opaque_token()
+    await session.execute(
+        _INSERT_REFRESH_TOKEN,
+        {
+            "user_id": user_id,
+            "token_hash": hash_opaque_token(refresh_token),
+            "family_id": session_id,
+            # Rotation never extends a session: every token ends when its session does.
+            "expires_at": session_expires_at,
+        },
+    )
+    return TokenPair(
+        access_token=access_tokens.issue(user_id, session_id=session_id),
+        refresh_token=refresh_token,
+        expires_in=int(access_tokens.lifetime.total_seconds()),
+        session_expires_at=session_expires_at,
+    )
+
+
+async def rotate_refresh_token(
+    session: AsyncSession,
+    access_tokens: AccessTokenCodec,
+    settings: Settings,
+    client: ClientContext,
+    *,
+    refresh_token: str,
+) -> TokenPair:
+    """Trade a refresh token for a new pair; the presented token is revoked.
+
+    Revoking is one conditional UPDATE, so of several requests presenting the same token
+    exactly one wins. Presenting a token that was already rotated or revoked means it was
+    copied: the whole family (the session) is revoked, the thief's and the owner's tokens alike.
+    """
+    now = utcnow()
+    token_hash = hash_opaque_token(refresh_token)
+    rotated = (
+        await session.execute(_REVOKE_PRESENTED_TOKEN, {"presented_hash": token_hash, "now": now})
+    ).first()
+    if rotated is None:
+        await _explain_rejected_refresh(session, client, token_hash)
+    idle_since = now - timedelta(days=settings.refresh_idle_days)
+    touched = (
+        await session.execute(
+            _TOUCH_LIVE_SESSION,
+            {"session_id": rotated.family_id, "idle_since": idle_since, "now": now},
+        )
+    ).first()
+    if touched is None:
+        await _explain_dead_session(session, rotated.family_id, idle_since)
+    REFRESHES.labels("rotated").inc()
+    return await _issue_tokens(
+        session,
+        access_tokens,
+        user_id=touched.user_id,
+        session_id=rotated.family_id,
+        session_expires_at=touched.expires_at,
+    )
+
+
+async def _explain_dead_session(
+    session: AsyncSession, session_id: uuid.UUID, idle_since: datetime
+) -> NoReturn:
+    """Why a live token's session refused to be used (the rare path: it may be slow)."""
+    row = (
+        await session.execute(
+            select(
+                AuthSession.revoked_at,
+                AuthSession.last_used_at,
+                User.is_active,
+                (AuthSession.credentials_version == User.credentials_version).label("current"),
+            )
+            .join(User, User.id == AuthSession.user_id)
+            .where(AuthSession.id == session_id)
+        )
+    ).one()
+    is_live = row.revoked_at is None and row.is_active and row.current
+    if is_live and row.last_used_at < idle_since:
+        REFRESHES.labels("expired").inc()
+        raise RefreshTokenExpired("The session was idle too long; log in again.")
+    REFRESHES.labels("revoked").inc()
+    raise RefreshTokenRevoked()
+
+
+async def _explain_rejected_refresh(
+    session: AsyncSession, client: ClientContext, token_hash: str
+) -> NoReturn:
+    token = await session.scalar(select(RefreshToken).where(RefreshToken.token_hash == token_hash))
+    if token is None:
+        REFRESHES.labels("invalid").inc()
+        raise RefreshTokenInvalid()
+    if token.revoked_at is not None:
+        session_revoked_at = await session.scalar(
+            select(AuthSession.revoked_at).where(AuthSession.id == token.family_id)
+        )
+        if session_revoked_at is not None:
+            # The session had already ended (logout, password change, admin): a dead token,
+            # not a stolen one.
+            REFRESHES.labels("revoked").inc()
+            raise RefreshTokenRevoked()
+        await _revoke_sessions(session, AuthSession.id == token.family_id)
+        REFRESHES.labels("reused").inc()
+        audit_log.record(
+            session,
+            Event.REFRESH_TOKEN_REUSED,
+            client,
+            subject_id=token.user_id,
+            session_id=str(token.family_id),
+            family_revoked=True,
+        )
+        raise RefreshTokenReused()
+    REFRESHES.labels("expired").inc()
+    raise RefreshTokenExpired()
+
+
+async def _revoke_sessions(session: AsyncSession, which: ColumnElement[bool]) -> int:
+    """Revoke the chosen sessions and every refresh token of theirs; return how many sessions
+    were still live."""
+    now = utcnow()
+    session_ids = select(AuthSession.id).where(which).scalar_subquery()
+    await session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.family_id.in_(session_ids), RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    result = await session.execute(
+        update(AuthSession).where(which, AuthSession.revoked_at.is_(None)).values(revoked_at=now)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def revoke_all_sessions(session: AsyncSession, user_id: int) -> None:
+    """End every session of the user, and any that a login in flight is about to start."""
+    await session.execute(
+        update(User)
+        .where(User.id == user_id)
+        .values(credentials_version=User.credentials_version + 1)
+        .execution_options(synchronize_session=False)
+    )
+    await _revoke_sessions(session, AuthSession.user_id == user_id)
+
+
+async def logout(session: AsyncSession, client: ClientContext, *, refresh_token: str) -> None:
+    """End the session this refresh token belongs to; an unknown token is a no-op."""
+    token = await session.scalar(
+        select(RefreshToken).where(RefreshToken.token_hash == hash_opaque_token(refresh_token))
+    )
+    if token is None or not await _revoke_sessions(session, AuthSession.id == token.family_id):
+        return  # unknown, or already ended: logging out twice records one logout
+    audit_log.record(
+        session,
+        Event.LOGOUT,
+        client,
+        actor_id=token.user_id,
+        subject_id=token.user_id,
+        session_id=str(token.family_id),
+    )
+
+
+async def revoke_token(
+    session: AsyncSession, access_tokens: AccessTokenCodec, client: ClientContext, *, token: str
+) -> None:
+    """RFC 7009 revocation: a refresh token, or an access token (through its session), ends
+    its session. Anything else is ignored."""
+    token_hash = hash_opaque_token(token)
+    if await session.scalar(select(RefreshToken.id).where(RefreshToken.token_hash == token_hash)):
+        await logout(session, client, refresh_token=token)
+        return
+    try:
+        claims = access_tokens.decode(token)
+    except AppError:
+        return
+    session_id = claims.session_id
+    which = (AuthSession.id == session_id) & (AuthSession.user_id == claims.user_id)
+    if await _revoke_sessions(session, which):
+        audit_log.record(
+            session,
+            Event.LOGOUT,
+            client,
+            actor_id=claims.user_id,
+            subject_id=claims.user_id,
+            session_id=str(session_id),
+        )
+
+
+async def logout_all(session: AsyncSession, client: ClientContext, *, user_id: int) -> None:
+    await revoke_all_sessions(session, user_id)
+    audit_log.record(session, Event.LOGOUT_ALL, client, actor_id=user_id, subject_id=user_id)
+
+
+def _is_live(settings: Settings, now: datetime) -> ColumnElement[bool]:
+    idle_limit = now - timedelta(days=settings.refresh_idle_days)
+    current_version = (
+        select(User.credentials_version).where(User.id == AuthSession.user_id).scalar_subquery()
+    )
+    return (
+        AuthSession.revoked_at.is_(None)
+        & (AuthSession.expires_at > now)
+        & (AuthSession.last_used_at > idle_limit)
+        & (AuthSession.credentials_version == current_version)
+    )
+
+
+async def list_sessions(
+    session: AsyncSession, settings: Settings, *, user_id: int
+) -> list[AuthSession]:
+    """The user's live sessions, newest first."""
+    result = await session.scalars(
+        select(AuthSession)
+        .where(AuthSession.user_id == user_id, _is_live(settings, utcnow()))
+        .order_by(AuthSession.created_at.desc())
+    )
+    return list(result)
+
+
+async def revoke_session(
+    session: AsyncSession,
+    client: ClientContext,
+    *,
+    user_id: int,
+    session_id: uuid.UUID,
+    actor_id: int,
+) -> None:
+    """Revoke one session of this user; someone else's session is "not found"."""
+    owned = await session.scalar(
+        select(AuthSession.id).where(AuthSession.id == session_id, AuthSession.user_id == user_id)
+    )
+    if owned is None:
+        raise SessionNotFound()
+    await _revoke_sessions(session, AuthSession.id == session_id)
+    audit_log.record(
+        session,
+        Event.SESSION_REVOKED,
+        client,
+        actor_id=actor_id,
+        subject_id=user_id,
+        session_id=str(session_id),
+    )
+
+
+async def purge_expired_sessions(session: AsyncSession, *, idle_days: int) -> int:
+    """Delete sessions that can never be refreshed again (their tokens go with them).
+
+    Revoked sessions are kept for the idle period, so that a stolen token presented soon
+    after is still recognised as reuse and recorded.
+    """
+    now = utcnow()
+    idle_limit = now - timedelta(days=idle_days)
+    result = await session.execute(
+        delete(AuthSession).where(
+            or_(
+                AuthSession.expires_at <= now,
+                AuthSession.last_used_at < idle_limit,
+                AuthSession.revoked_at < idle_limit,
+            )
+        )
+    )
+    # Orphans cannot exist (ON DELETE CASCADE); this also clears tokens past their own expiry.
+    await session.execute(delete(RefreshToken).where(RefreshToken.expires_at <= now))
+    return int(getattr(result, "rowcount", 0) or 0)
