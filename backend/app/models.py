@@ -12,7 +12,7 @@ from app.auth.models import (
     role_permissions,
     user_roles,
 )
-from app.core.database import Base
+from app.core.orm import Base
 
 __all__ = [
     "Article",

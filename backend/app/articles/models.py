@@ -7,7 +7,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.auth.models import User
 from app.core.clock import utcnow
-from app.core.database import Base
+from app.core.orm import Base
 
 
 class Article(Base):

@@ -7,7 +7,7 @@ from sqlalchemy import JSON, BigInteger, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.clock import utcnow
-from app.core.database import Base
+from app.core.orm import Base
 
 
 class AuditEvent(Base):

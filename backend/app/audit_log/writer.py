@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit_log.models import AuditEvent
 from app.core.clock import utcnow
 from app.core.context import ClientContext
-from app.core.database import dialect_insert
+from app.core.engine import dialect_insert
 
 logger = logging.getLogger("app.audit")
 

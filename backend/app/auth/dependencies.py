@@ -10,9 +10,8 @@ from fastapi.security import OAuth2PasswordBearer
 from app.audit_log import writer as audit_log
 from app.auth.caller import load_principal
 from app.auth.schemas import Principal
-from app.core.config import Settings
+from app.core.app_state import access_tokens_of, database_of, password_hasher_of
 from app.core.context import client_context
-from app.core.database import Database
 from app.core.errors import InvalidToken, NotAuthenticated, PermissionDenied
 from app.core.security import AccessTokenCodec, PasswordHasher
 
@@ -20,22 +19,14 @@ from app.core.security import AccessTokenCodec, PasswordHasher
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/auth/login", auto_error=False)
 
 
-async def get_settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
-
-
 async def get_access_tokens(request: Request) -> AccessTokenCodec:
-    codec: AccessTokenCodec = request.app.state.access_tokens
-    return codec
+    return access_tokens_of(request)
 
 
 async def get_password_hasher(request: Request) -> PasswordHasher:
-    hasher: PasswordHasher = request.app.state.password_hasher
-    return hasher
+    return password_hasher_of(request)
 
 
-SettingsDep = Annotated[Settings, Depends(get_settings)]
 AccessTokensDep = Annotated[AccessTokenCodec, Depends(get_access_tokens)]
 PasswordHasherDep = Annotated[PasswordHasher, Depends(get_password_hasher)]
 
@@ -55,7 +46,7 @@ async def get_current_user(
     if not token:
         raise NotAuthenticated()
     claims = access_tokens.decode(token)
-    database: Database = request.app.state.database
+    database = database_of(request)
     principal = await load_principal(database, claims.user_id, claims.session_id)
     if principal is None or not principal.is_active:
         raise InvalidToken("The access token is no longer valid.")
@@ -95,7 +86,7 @@ async def _record_denial(request: Request, user: Principal, missing: list[str]) 
     transaction of its own: a granted request (the common case) then needs no session at all,
     and the record survives the refusal."""
     route = getattr(request.scope.get("route"), "path", request.url.path)
-    database: Database = request.app.state.database
+    database = database_of(request)
     async with database.sessionmaker() as session:
         await audit_log.record_denial(
             session,

@@ -7,7 +7,7 @@ from sqlalchemy import Column, ForeignKey, Index, String, Table, Uuid, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from app.core.clock import utcnow
-from app.core.database import Base
+from app.core.orm import Base
 from app.core.types import normalize_email
 
 user_roles = Table(

@@ -1,19 +1,14 @@
 """/auth: register, log in, refresh, log out, revoke, and the caller's sessions.
 
 The token endpoints (/auth/login, /auth/refresh, /auth/revoke) also speak OAuth2 as client
-libraries expect it: RFC 6749 form grants, RFC 7009 revocation, and RFC 6749 §5.2 `error`
-fields in their error bodies.
+libraries expect it (app.auth.oauth2): RFC 6749 form grants, RFC 7009 revocation, and RFC 6749
+§5.2 `error` fields in their error bodies.
 """
 
 import uuid
-from collections.abc import Callable, Coroutine
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request, Response, status
-from fastapi.exceptions import RequestValidationError
-from fastapi.routing import APIRoute
-from pydantic import ValidationError
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.auth import accounts, browser, sessions
 from app.auth import login as login_flow
@@ -21,11 +16,15 @@ from app.auth.dependencies import (
     AccessTokensDep,
     CurrentUser,
     PasswordHasherDep,
-    SettingsDep,
 )
-from app.auth.exceptions import UnsupportedGrantType
+from app.auth.oauth2 import (
+    REFRESH_BODY_DOC,
+    LoginForm,
+    OAuth2ErrorRoute,
+    presented_refresh_token,
+    token_response,
+)
 from app.auth.schemas import (
-    Password,
     RefreshRequest,
     RegisterRequest,
     SessionList,
@@ -33,49 +32,11 @@ from app.auth.schemas import (
     TokenResponse,
     UserRead,
 )
-from app.core.config import Settings
+from app.core.app_state import SettingsDep
 from app.core.context import ClientContextDep
 from app.core.database import NoTransactionDep, SessionDep
-from app.core.errors import AppError, RequestInvalid, UnsupportedMediaType, error_responses
+from app.core.errors import RequestInvalid, error_responses
 from app.core.rate_limit import rate_limit
-from app.core.schemas import NO_NUL
-
-# RFC 6749 §5.2 error of each of our codes, for OAuth2 client libraries.
-OAUTH2_ERRORS = {
-    "invalid_credentials": "invalid_grant",
-    "invalid_token": "invalid_grant",
-    "token_expired": "invalid_grant",
-    "token_revoked": "invalid_grant",
-    "unsupported_grant_type": "unsupported_grant_type",
-}
-
-
-class OAuth2ErrorRoute(APIRoute):
-    """Adds RFC 6749 §5.2 `error` and `error_description` to every error of the route,
-    beside our own `detail` and `code`."""
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
-
-        async def with_oauth2_errors(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except RequestValidationError as exc:
-                error: AppError = RequestInvalid(exc.errors())
-            except AppError as exc:
-                error = exc
-            except StarletteHTTPException as exc:
-                if exc.status_code != status.HTTP_400_BAD_REQUEST:
-                    raise
-                # The framework could not read the body (a broken form): our 400 bad_request,
-                # which AppError itself is, and RFC 6749's invalid_request.
-                error = AppError(str(exc.detail))
-            error.extra.setdefault("error", OAUTH2_ERRORS.get(error.code, "invalid_request"))
-            error.extra.setdefault("error_description", error.message)
-            raise error
-
-        return with_oauth2_errors
-
 
 # RFC 7009 §2.2: a token that is not ours gets 200, however long; an access token grows with
 # the issuer and audience settings. The bound only keeps the work per request small.
@@ -83,103 +44,6 @@ REVOCABLE_TOKEN_MAX_LENGTH = 8192
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 token_router = APIRouter(prefix="/auth", tags=["auth"], route_class=OAuth2ErrorRoute)
-
-
-class LoginForm:
-    """The OAuth2 password grant (RFC 6749 §4.3), form-encoded; username is the email.
-    `scope` and `client_id` are accepted and ignored."""
-
-    def __init__(
-        self,
-        username: Annotated[str, Form(max_length=320, pattern=NO_NUL)],
-        password: Annotated[Password, Form()],
-        grant_type: Annotated[str | None, Form(max_length=64)] = None,
-        scope: Annotated[str, Form(max_length=1000)] = "",
-        client_id: Annotated[str | None, Form(max_length=200)] = None,
-    ) -> None:
-        if grant_type is not None and grant_type != "password":
-            raise UnsupportedGrantType()
-        self.username = username
-        self.password = password
-
-
-REFRESH_FORM_SCHEMA = {
-    "type": "object",
-    "required": ["grant_type", "refresh_token"],
-    "properties": {
-        "grant_type": {"type": "string", "enum": ["refresh_token"]},
-        "refresh_token": {"type": "string", "minLength": 1, "maxLength": 512},
-        "scope": {"type": "string"},
-        "client_id": {"type": "string"},
-    },
-}
-REFRESH_BODY_DOC = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "application/json": {"schema": {"$ref": "#/components/schemas/RefreshRequest"}},
-            "application/x-www-form-urlencoded": {"schema": REFRESH_FORM_SCHEMA},
-        },
-    }
-}
-
-
-async def presented_refresh_token(request: Request, settings: SettingsDep) -> str:
-    """The refresh token: from the cookie of a browser client (after the CSRF check), else
-    from our JSON body or from the RFC 6749 §6 form."""
-    if browser.is_browser(request):
-        return browser.refresh_token_from_cookie(request, settings)
-    content_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
-    if content_type == "application/x-www-form-urlencoded":
-        form = await request.form(max_files=0, max_fields=10)
-        fields = {key: value for key, value in form.items() if isinstance(value, str)}
-        grant_type = fields.get("grant_type")
-        if grant_type is None:
-            raise RequestInvalid(
-                [{"loc": ["body", "grant_type"], "msg": "Field required", "type": "missing"}]
-            )
-        if grant_type != "refresh_token":
-            raise UnsupportedGrantType("Only grant_type=refresh_token is supported here.")
-        return _parse_refresh({"refresh_token": fields.get("refresh_token")})
-    if content_type in ("application/json", ""):
-        try:
-            return RefreshRequest.model_validate_json(await request.body()).refresh_token
-        except ValidationError as exc:
-            raise RequestInvalid(_in_body(exc)) from None
-    raise UnsupportedMediaType("Send application/json or application/x-www-form-urlencoded.")
-
-
-def _parse_refresh(data: dict[str, Any]) -> str:
-    try:
-        return RefreshRequest.model_validate(data).refresh_token
-    except ValidationError as exc:
-        raise RequestInvalid(_in_body(exc)) from None
-
-
-def _in_body(exc: ValidationError) -> list[dict[str, Any]]:
-    return [
-        {"loc": ["body", *error["loc"]], "msg": error["msg"], "type": error["type"]}
-        for error in exc.errors()
-    ]
-
-
-def _token_response(
-    pair: sessions.TokenPair, request: Request, response: Response, settings: Settings
-) -> TokenResponse:
-    """The token response; for a browser client, the refresh token goes in a cookie instead."""
-    if not browser.is_browser(request):
-        return TokenResponse(
-            access_token=pair.access_token,
-            refresh_token=pair.refresh_token,
-            expires_in=pair.expires_in,
-        )
-    browser.set_session_cookies(
-        response,
-        refresh_token=pair.refresh_token,
-        expires_at=pair.session_expires_at,
-        settings=settings,
-    )
-    return TokenResponse(access_token=pair.access_token, expires_in=pair.expires_in)
 
 
 @router.post(
@@ -236,7 +100,7 @@ async def login(
         email=form.username,
         password=form.password,
     )
-    return _token_response(pair, request, response, settings)
+    return token_response(pair, request, response, settings)
 
 
 @token_router.post(
@@ -258,7 +122,7 @@ async def refresh(
     pair = await sessions.rotate_refresh_token(
         session, access_tokens, settings, client, refresh_token=refresh_token
     )
-    return _token_response(pair, request, response, settings)
+    return token_response(pair, request, response, settings)
 
 
 @token_router.post("/revoke", response_class=Response, responses={200: {"description": "Revoked"}})

@@ -19,7 +19,8 @@ from app.auth.models import (
 )
 from app.core.clock import utcnow
 from app.core.config import Settings
-from app.core.database import Database, dialect_insert
+from app.core.database import Database
+from app.core.engine import dialect_insert
 from app.core.metrics import LOCKOUTS
 
 

@@ -3,7 +3,7 @@
 from fastapi import APIRouter, Request
 from sqlalchemy import text
 
-from app.core.database import Database
+from app.core.app_state import database_of
 from app.core.errors import DATABASE_UNAVAILABLE, ServiceUnavailable, error_responses
 
 router = APIRouter(tags=["health"])
@@ -19,7 +19,7 @@ async def health() -> dict[str, str]:
 @router.get("/ready", responses=error_responses(503))
 async def ready(request: Request) -> dict[str, str]:
     """The process can serve: the database answers a query."""
-    database: Database = request.app.state.database
+    database = database_of(request)
     try:
         async with database.engine.connect() as connection:
             await connection.execute(text("SELECT 1"))

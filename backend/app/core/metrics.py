@@ -16,6 +16,7 @@ from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
 from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import Collector
 
+from app.core.app_state import settings_of
 from app.core.errors import NotAuthenticated, NotFound
 
 REGISTRY = CollectorRegistry()
@@ -110,7 +111,7 @@ async def metrics(
     """Prometheus metrics, for `Authorization: Bearer <METRICS_TOKEN>`; 404 while no token is
     set. Never open: read around a login, the login outcomes would tell an unknown email from a
     wrong password, which the login's identical 401s do not."""
-    settings = request.app.state.settings
+    settings = settings_of(request)
     expected = settings.metrics_token.get_secret_value().strip() if settings.metrics_token else ""
     if not expected:
         raise NotFound()

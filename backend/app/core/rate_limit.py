@@ -15,6 +15,7 @@ from limits.aio.strategies import MovingWindowRateLimiter
 from limits.errors import StorageError
 from limits.storage import storage_from_string
 
+from app.core.app_state import rate_limiter_of
 from app.core.errors import AppError, ServiceUnavailable
 
 logger = logging.getLogger("app.rate_limit")
@@ -96,7 +97,7 @@ def rate_limit(bucket: str) -> Any:
     """Depends on the caller's IP being under the app's per-client limit for this bucket."""
 
     async def check(request: Request) -> None:
-        limiter: ClientRateLimiter = request.app.state.rate_limiter
+        limiter = rate_limiter_of(request)
         await limiter.check(bucket, getattr(request.state, "client_ip", None) or "unknown")
 
     return Depends(check)

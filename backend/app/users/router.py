@@ -5,8 +5,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from app.auth import accounts, sessions
-from app.auth.dependencies import CurrentUser, PasswordHasherDep, SettingsDep
+from app.auth.dependencies import CurrentUser, PasswordHasherDep
 from app.auth.schemas import PasswordChangeRequest, SessionList, SessionRead, UserRead
+from app.core.app_state import SettingsDep
 from app.core.context import ClientContextDep
 from app.core.database import SessionDep
 from app.core.errors import error_responses

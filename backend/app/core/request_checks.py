@@ -1,0 +1,68 @@
+"""Checks of a request made before the app sees it: the body's size, a URL that is not UTF-8,
+a query parameter given twice."""
+
+from urllib.parse import parse_qsl, unquote_to_bytes
+
+from starlette.types import Message, Receive, Scope
+
+TOO_LARGE = {"detail": "The request body is too large.", "code": "payload_too_large"}
+NOT_UTF8 = {"detail": "The URL is not valid percent-encoded UTF-8.", "code": "bad_request"}
+
+
+class PayloadTooLarge(Exception):
+    pass
+
+
+class BodyLimit:
+    """The app's receive, counting the body: past the limit, it raises PayloadTooLarge and
+    remembers that it did (the app may catch the error and answer for itself)."""
+
+    def __init__(self, receive: Receive, limit: int) -> None:
+        self._receive = receive
+        self._remaining = limit
+        self.exceeded = False
+
+    async def __call__(self) -> Message:
+        message = await self._receive()
+        if message["type"] == "http.request":
+            self._remaining -= len(message.get("body", b""))
+            if self._remaining < 0:
+                self.exceeded = True
+                raise PayloadTooLarge()
+        return message
+
+
+def url_is_not_utf8(scope: Scope) -> bool:
+    """Whether the path or query string decodes to something other than UTF-8 (the server
+    would otherwise replace the bad bytes with U+FFFD and let a mangled value through)."""
+    # "?" keeps an escape cut short at the end of the path from joining the query's.
+    url = (scope.get("raw_path") or b"") + b"?" + scope["query_string"]
+    if b"%" not in url and url.isascii():
+        return False
+    try:
+        unquote_to_bytes(url).decode("utf-8")
+    except UnicodeDecodeError:
+        return True
+    return False
+
+
+def duplicate_query_parameter(query_string: bytes) -> str | None:
+    """The first query parameter sent twice, if any. Every parameter of the API is single:
+    which copy would count is a guess, so the request is refused instead."""
+    if not query_string:
+        return None
+    seen: set[str] = set()
+    for name, _value in parse_qsl(query_string.decode("latin-1"), keep_blank_values=True):
+        if name in seen:
+            return name
+        seen.add(name)
+    return None
+
+
+def duplicate_body(name: str) -> dict[str, object]:
+    reason = f"The query parameter {name!r} is given more than once."
+    return {
+        "detail": reason,
+        "code": "validation_error",
+        "errors": [{"loc": ["query", name], "msg": reason, "type": "duplicate_parameter"}],
+    }
