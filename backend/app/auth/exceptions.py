@@ -6,9 +6,9 @@ from app.core.errors import (
     NotAuthenticated,
     NotFound,
     PermissionDenied,
+    RateLimited,
     RequestInvalid,
 )
-from app.core.rate_limit import RateLimited
 
 
 class InvalidCredentials(NotAuthenticated):

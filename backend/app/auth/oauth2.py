@@ -110,9 +110,7 @@ async def presented_refresh_token(request: Request, settings: SettingsDep) -> st
         fields = {key: value for key, value in form.items() if isinstance(value, str)}
         grant_type = fields.get("grant_type")
         if grant_type is None:
-            raise RequestInvalid(
-                [{"loc": ["body", "grant_type"], "msg": "Field required", "type": "missing"}]
-            )
+            raise RequestInvalid.missing("body", "grant_type")
         if grant_type != "refresh_token":
             raise UnsupportedGrantType("Only grant_type=refresh_token is supported here.")
         return _parse_refresh({"refresh_token": fields.get("refresh_token")})

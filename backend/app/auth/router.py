@@ -159,7 +159,7 @@ async def logout(
     elif body is not None:
         refresh_token = body.refresh_token
     else:
-        raise RequestInvalid([{"loc": ["body"], "msg": "Field required", "type": "missing"}])
+        raise RequestInvalid.missing("body")
     await sessions.logout(session, client, refresh_token=refresh_token)
 
 

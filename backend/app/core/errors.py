@@ -113,7 +113,12 @@ class Conflict(AppError):
 
 
 class RequestInvalid(AppError):
-    """The request is malformed; ``errors`` says where, in pydantic's {loc, msg, type} shape."""
+    """The request is malformed; ``errors`` says where, in pydantic's {loc, msg, type} shape.
+
+    Every 422 of the API is one of these: the framework's validation errors, and the checks
+    the schemas cannot make (an unknown role, a password the policy refuses, a repeated query
+    parameter) through ``at``.
+    """
 
     status_code = 422
     code = "validation_error"
@@ -132,6 +137,16 @@ class RequestInvalid(AppError):
             ],
         )
 
+    @classmethod
+    def at(cls, loc: Sequence[str | int], reason: str, error_type: str) -> "RequestInvalid":
+        """One error at one place, whose reason is also the detail."""
+        return cls([{"loc": loc, "msg": reason, "type": error_type}], reason)
+
+    @classmethod
+    def missing(cls, *loc: str) -> "RequestInvalid":
+        """A required field left out, as pydantic says it."""
+        return cls([{"loc": loc, "msg": "Field required", "type": "missing"}])
+
 
 class UnsupportedMediaType(AppError):
     status_code = 415
@@ -145,18 +160,53 @@ class ServiceUnavailable(AppError):
     detail = "The service is temporarily unavailable; try again shortly."
 
 
-# The codes of errors raised by the framework itself, by status.
+class MethodNotAllowed(AppError):
+    status_code = 405
+    code = "method_not_allowed"
+    detail = "Method Not Allowed"
+
+
+class PayloadTooLarge(AppError):
+    status_code = 413
+    code = "payload_too_large"
+    detail = "The request body is too large."
+
+
+class RateLimited(AppError):
+    status_code = 429
+    code = "rate_limited"
+    detail = "Too many requests; try again later."
+
+    def __init__(self, retry_after: int, detail: str | None = None) -> None:
+        super().__init__(detail)
+        self.retry_after = max(1, retry_after)
+
+    def response_headers(self) -> Mapping[str, str]:
+        return {"Retry-After": str(self.retry_after)}
+
+
+class InternalError(AppError):
+    status_code = 500
+    code = "internal_error"
+    detail = "Internal server error."
+
+
+# The code of an error the framework raises itself, by its status: each code is named once,
+# by its class above.
 _FRAMEWORK_CODES = {
-    400: "bad_request",
-    401: "not_authenticated",
-    403: "permission_denied",
-    404: "not_found",
-    405: "method_not_allowed",
-    409: "conflict",
-    413: "payload_too_large",
-    415: "unsupported_media_type",
-    429: "rate_limited",
-    503: "service_unavailable",
+    error.status_code: error.code
+    for error in (
+        AppError,
+        NotAuthenticated,
+        PermissionDenied,
+        NotFound,
+        MethodNotAllowed,
+        Conflict,
+        PayloadTooLarge,
+        UnsupportedMediaType,
+        RateLimited,
+        ServiceUnavailable,
+    )
 }
 
 # Database errors that mean "the database cannot be reached right now", not a bug.
@@ -184,9 +234,14 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     }
 
 
+def app_error_response(error: AppError) -> JSONResponse:
+    """The response of one of our errors, wherever it is answered (a handler, the middleware)."""
+    return error_response(error.status_code, error.body(), error.response_headers())
+
+
 async def _app_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AppError)
-    return error_response(exc.status_code, exc.body(), exc.response_headers())
+    return app_error_response(exc)
 
 
 async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
@@ -218,9 +273,7 @@ async def _database_error(request: Request, exc: Exception) -> JSONResponse:
     if sqlstate not in UNSTORABLE_TEXT:
         raise exc  # logged with its traceback by the middleware, answered with a 500
     reason = "Text must not contain NUL (U+0000) or characters the database cannot store."
-    return await _app_error(
-        request, RequestInvalid([{"loc": [], "msg": reason, "type": "string_unstorable"}])
-    )
+    return await _app_error(request, RequestInvalid.at([], reason, "string_unstorable"))
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -12,15 +12,15 @@ from collections.abc import Sequence
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.client_address import ClientAddress, IPNetwork
-from app.core.errors import error_response
+from app.core.errors import InternalError, app_error_response
 from app.core.logging import request_id_var
 from app.core.metrics import HTTP_METRICS
 from app.core.request_checks import (
     NOT_UTF8,
     TOO_LARGE,
     BodyLimit,
-    PayloadTooLarge,
-    duplicate_body,
+    BodyLimitExceeded,
+    duplicate_parameter,
     duplicate_query_parameter,
     url_is_not_utf8,
 )
@@ -96,32 +96,31 @@ class RequestContextMiddleware:
                     # The app caught the overflow and answered for itself (FastAPI answers 400
                     # to a body model it could not read): the client gets the 413 instead.
                     if message["type"] == "http.response.start" and not response_started:
-                        await error_response(413, TOO_LARGE)(scope, receive, send_with_headers)
+                        await app_error_response(TOO_LARGE)(scope, receive, send_with_headers)
                     return
                 await send_with_headers(message)
 
         try:
             if request.content_length > self.max_body_bytes:
-                raise PayloadTooLarge()
+                raise BodyLimitExceeded()
             if url_is_not_utf8(scope):
-                await error_response(400, NOT_UTF8)(scope, receive, send_with_headers)
+                await app_error_response(NOT_UTF8)(scope, receive, send_with_headers)
                 return
             if (duplicate := duplicate_query_parameter(scope["query_string"])) is not None:
-                await error_response(422, duplicate_body(duplicate))(
+                await app_error_response(duplicate_parameter(duplicate))(
                     scope, receive, send_with_headers
                 )
                 return
             await self.app(scope, app_receive, send_from_app)
-        except PayloadTooLarge:
+        except BodyLimitExceeded:
             if response_started:
                 raise
-            await error_response(413, TOO_LARGE)(scope, receive, send_with_headers)
+            await app_error_response(TOO_LARGE)(scope, receive, send_with_headers)
         except Exception:
             logger.exception("unhandled error on %s %s", scope["method"], scope["path"])
             if response_started:
                 raise
-            body = {"detail": "Internal server error.", "code": "internal_error"}
-            await error_response(500, body)(scope, receive, send_with_headers)
+            await app_error_response(InternalError())(scope, receive, send_with_headers)
         finally:
             self._record(scope, status, time.perf_counter() - started)
             request_id_var.reset(token)

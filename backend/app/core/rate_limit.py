@@ -5,7 +5,6 @@ import ipaddress
 import logging
 import math
 import time
-from collections.abc import Mapping
 from typing import Any
 
 from fastapi import Depends, Request
@@ -16,7 +15,7 @@ from limits.errors import StorageError
 from limits.storage import storage_from_string
 
 from app.core.app_state import rate_limiter_of
-from app.core.errors import AppError, ServiceUnavailable
+from app.core.errors import RateLimited, ServiceUnavailable
 
 logger = logging.getLogger("app.rate_limit")
 
@@ -24,19 +23,6 @@ logger = logging.getLogger("app.rate_limit")
 STORAGE_TIMEOUT_SECONDS = 2.0
 # An IPv6 client usually holds a whole /64: counted per address, it would never run out.
 IPV6_PREFIX = 64
-
-
-class RateLimited(AppError):
-    status_code = 429
-    code = "rate_limited"
-    detail = "Too many requests; try again later."
-
-    def __init__(self, retry_after: int, detail: str | None = None) -> None:
-        super().__init__(detail)
-        self.retry_after = max(1, retry_after)
-
-    def response_headers(self) -> Mapping[str, str]:
-        return {"Retry-After": str(self.retry_after)}
 
 
 class ClientRateLimiter:

@@ -5,16 +5,18 @@ from urllib.parse import parse_qsl, unquote_to_bytes
 
 from starlette.types import Message, Receive, Scope
 
-TOO_LARGE = {"detail": "The request body is too large.", "code": "payload_too_large"}
-NOT_UTF8 = {"detail": "The URL is not valid percent-encoded UTF-8.", "code": "bad_request"}
+from app.core.errors import AppError, PayloadTooLarge, RequestInvalid
+
+TOO_LARGE = PayloadTooLarge()
+NOT_UTF8 = AppError("The URL is not valid percent-encoded UTF-8.")
 
 
-class PayloadTooLarge(Exception):
-    pass
+class BodyLimitExceeded(Exception):
+    """Raised by BodyLimit into the app, and caught by the middleware."""
 
 
 class BodyLimit:
-    """The app's receive, counting the body: past the limit, it raises PayloadTooLarge and
+    """The app's receive, counting the body: past the limit, it raises BodyLimitExceeded and
     remembers that it did (the app may catch the error and answer for itself)."""
 
     def __init__(self, receive: Receive, limit: int) -> None:
@@ -28,7 +30,7 @@ class BodyLimit:
             self._remaining -= len(message.get("body", b""))
             if self._remaining < 0:
                 self.exceeded = True
-                raise PayloadTooLarge()
+                raise BodyLimitExceeded()
         return message
 
 
@@ -59,10 +61,6 @@ def duplicate_query_parameter(query_string: bytes) -> str | None:
     return None
 
 
-def duplicate_body(name: str) -> dict[str, object]:
+def duplicate_parameter(name: str) -> RequestInvalid:
     reason = f"The query parameter {name!r} is given more than once."
-    return {
-        "detail": reason,
-        "code": "validation_error",
-        "errors": [{"loc": ["query", name], "msg": reason, "type": "duplicate_parameter"}],
-    }
+    return RequestInvalid.at(["query", name], reason, "duplicate_parameter")

@@ -1,6 +1,6 @@
 """Errors of role administration."""
 
-from app.core.errors import AppError, Conflict, NotFound, PermissionDenied
+from app.core.errors import Conflict, NotFound, PermissionDenied, RequestInvalid
 
 
 class RoleNotFound(NotFound):
@@ -27,15 +27,11 @@ class AdminRoleProtected(Conflict):
     detail = "The admin role keeps every permission."
 
 
-class UnknownPermission(AppError):
-    status_code = 422
-    code = "validation_error"
-
+class UnknownPermission(RequestInvalid):
     def __init__(self, names: list[str]) -> None:
         reason = f"Unknown permission: {', '.join(names)}."
         super().__init__(
-            reason,
-            errors=[{"loc": ["body", "permissions"], "msg": reason, "type": "unknown_permission"}],
+            [{"loc": ["body", "permissions"], "msg": reason, "type": "unknown_permission"}], reason
         )
 
 

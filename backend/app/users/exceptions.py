@@ -1,6 +1,6 @@
 """Errors of user administration."""
 
-from app.core.errors import AppError, Conflict, NotFound, PermissionDenied
+from app.core.errors import Conflict, NotFound, PermissionDenied, RequestInvalid
 
 
 class UserNotFound(NotFound):
@@ -51,12 +51,9 @@ class PrivateFilterDenied(PermissionDenied):
         )
 
 
-class UnknownRole(AppError):
-    status_code = 422
-    code = "validation_error"
-
+class UnknownRole(RequestInvalid):
     def __init__(self, names: list[str]) -> None:
         reason = f"Unknown role: {', '.join(names)}."
         super().__init__(
-            reason, errors=[{"loc": ["body", "roles"], "msg": reason, "type": "unknown_role"}]
+            [{"loc": ["body", "roles"], "msg": reason, "type": "unknown_role"}], reason
         )
