@@ -60,21 +60,45 @@ async def register_user(
 ) -> User:
     if settings.registration == "closed":
         raise RegistrationClosed()
-    check_password_policy(password, email, settings, field="password")
-    hashed_password = await hasher.hash(password)
     default_role = await session.scalar(select(Role).where(Role.name == settings.default_role))
     if default_role is None:
         # Checked at startup, and the role cannot be deleted while it is the default.
         raise RuntimeError(f"The default role {settings.default_role!r} does not exist.")
-    user = User(email=email, hashed_password=hashed_password, full_name=full_name)
-    user.roles = [default_role]
+    user = await add_account(
+        session,
+        hasher,
+        settings,
+        email=email,
+        password=password,
+        full_name=full_name,
+        roles=[default_role],
+    )
+    audit_log.record(session, Event.USER_REGISTERED, client, actor_id=user.id, subject_id=user.id)
+    return user
+
+
+async def add_account(
+    session: AsyncSession,
+    hasher: PasswordHasher,
+    settings: Settings,
+    *,
+    email: str,
+    password: str,
+    full_name: str | None,
+    roles: list[Role],
+) -> User:
+    """A new account, whoever opens it (registration, an administrator): the password policy,
+    the hash, and one 409 for an address that has an account."""
+    check_password_policy(password, email, settings, field="password")
+    user = User(
+        email=email, hashed_password=await hasher.hash(password), full_name=full_name, roles=roles
+    )
     session.add(user)
     try:
         await session.flush()
     except IntegrityError:
-        # The unique index decides, so two registrations racing for one email get one 409.
+        # The unique index decides, so two requests racing for one email get one 409.
         raise EmailAlreadyRegistered() from None
-    audit_log.record(session, Event.USER_REGISTERED, client, actor_id=user.id, subject_id=user.id)
     return user
 
 

@@ -3,15 +3,13 @@
 from collections.abc import Awaitable, Callable
 
 from sqlalchemy import Select, delete, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 from sqlalchemy.sql import ColumnElement
 
 from app.audit_log import writer as audit_log
 from app.audit_log.writer import Event
-from app.auth.accounts import check_password_policy
-from app.auth.exceptions import EmailAlreadyRegistered
+from app.auth.accounts import add_account
 from app.auth.models import Permission, Role, User, role_permissions, user_roles
 from app.auth.schemas import READ_USER_PRIVATE, Principal
 from app.auth.sessions import revoke_all_sessions
@@ -152,10 +150,18 @@ def _is_active_admin(user: User) -> bool:
 
 
 async def _guard_role_change(
-    session: AsyncSession, user: User, new_roles: list[Role], actor_permissions: frozenset[str]
+    session: AsyncSession,
+    client: ClientContext,
+    held: set[str],
+    new_roles: list[Role],
+    *,
+    actor: Principal,
+    action: str,
+    subject_id: int | None = None,
 ) -> None:
-    """Refuse to grant or remove a role holding a permission the actor lacks (no escalation)."""
-    changed = {role.name for role in new_roles} ^ {role.name for role in user.roles}
+    """Refuse to grant or remove a role holding a permission the actor lacks (no escalation);
+    the refusal is audited."""
+    changed = {role.name for role in new_roles} ^ held
     if not changed:
         return
     needed = set(
@@ -166,7 +172,16 @@ async def _guard_role_change(
             .where(Role.name.in_(changed))
         )
     )
-    if missing := sorted(needed - actor_permissions):
+    if missing := sorted(needed - actor.permissions):
+        audit_log.record(
+            session,
+            Event.PERMISSION_DENIED,
+            client,
+            actor_id=actor.id,
+            subject_id=subject_id,
+            action=action,
+            missing=missing,
+        )
         raise RoleChangeDenied(missing)
 
 
@@ -180,26 +195,21 @@ async def update_user(
 ) -> User:
     """Apply an administrator's changes. Roles whose permissions the actor does not all hold
     can be neither granted nor removed. Deactivating ends every session of the user."""
-    actor_permissions = actor.permissions
     user = await get_user(session, user_id)
     await guard_target(session, client, user, actor=actor, action="update_user")
     old_roles = sorted(role.name for role in user.roles)
     fields = changes.model_fields_set
     new_roles = await _roles_by_name(session, changes.roles) if changes.roles is not None else None
     if new_roles is not None:
-        try:
-            await _guard_role_change(session, user, new_roles, actor_permissions)
-        except RoleChangeDenied as denied:
-            audit_log.record(
-                session,
-                Event.PERMISSION_DENIED,
-                client,
-                actor_id=actor.id,
-                subject_id=user.id,
-                action="change_roles",
-                missing=denied.extra["missing"],
-            )
-            raise
+        await _guard_role_change(
+            session,
+            client,
+            {role.name for role in user.roles},
+            new_roles,
+            actor=actor,
+            action="change_roles",
+            subject_id=user.id,
+        )
     loses_admin = _is_active_admin(user) and (
         (changes.is_active is False)
         or (new_roles is not None and all(role.name != ADMIN_ROLE for role in new_roles))
@@ -274,27 +284,16 @@ async def create_user(
     """An administrator creates an account: its roles may hold only permissions the actor
     holds (as for role changes), its password meets the policy."""
     roles = await _roles_by_name(session, data.roles or [settings.default_role])
-    user = User(email=data.email, full_name=data.full_name, hashed_password="", roles=[])
-    try:
-        await _guard_role_change(session, user, roles, actor.permissions)
-    except RoleChangeDenied as denied:
-        audit_log.record(
-            session,
-            Event.PERMISSION_DENIED,
-            client,
-            actor_id=actor.id,
-            action="create_user",
-            missing=denied.extra["missing"],
-        )
-        raise
-    check_password_policy(data.password, data.email, settings, field="password")
-    user.hashed_password = await hasher.hash(data.password)
-    user.roles = roles
-    session.add(user)
-    try:
-        await session.flush()
-    except IntegrityError:
-        raise EmailAlreadyRegistered() from None
+    await _guard_role_change(session, client, set(), roles, actor=actor, action="create_user")
+    user = await add_account(
+        session,
+        hasher,
+        settings,
+        email=data.email,
+        password=data.password,
+        full_name=data.full_name,
+        roles=roles,
+    )
     audit_log.record(
         session,
         Event.USER_CREATED,
