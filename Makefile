@@ -11,35 +11,46 @@ BIN := $(VENV)/bin
 .PHONY: help run test lint format migrate revision bench bench-quick
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' -v host='$(HOST)' -v port='$(PORT)' \
+		'{gsub(/\$$\(HOST\)/, host, $$2); gsub(/\$$\(PORT\)/, port, $$2); printf "  make %-12s %s\n", $$1, $$2}'
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
 		{ echo "py-auth needs Python 3.11 or newer (PYTHON=$(PYTHON))"; exit 1; }
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	@echo "Creating the virtualenv $(VENV)"
+	@$(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install --quiet --upgrade pip
 
 # Stamps: dependencies are reinstalled only when a requirements file changes.
 $(VENV)/.runtime: $(BIN)/python $(BACKEND)/requirements.txt
-	$(BIN)/pip install --quiet -r $(BACKEND)/requirements.txt
+	@echo "Installing the dependencies ($(BACKEND)/requirements.txt)"
+	@$(BIN)/pip install --quiet -r $(BACKEND)/requirements.txt
 	@touch $@
 
 $(VENV)/.dev: $(VENV)/.runtime $(BACKEND)/requirements-dev.txt $(BACKEND)/requirements-otel.txt
-	$(BIN)/pip install --quiet -r $(BACKEND)/requirements-dev.txt
+	@echo "Installing the development tools ($(BACKEND)/requirements-dev.txt)"
+	@$(BIN)/pip install --quiet -r $(BACKEND)/requirements-dev.txt
 	@touch $@
 
 # A local .env with a fresh JWT secret, written once and never overwritten.
 $(BACKEND)/.env:
+	@echo "Writing $@ with a new JWT secret"
 	@secret=$$($(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(64))') && \
 		sed "s|^JWT_SECRET=.*|JWT_SECRET=$$secret|" $(BACKEND)/.env.example > $@ && \
-		chmod 600 $@ && echo "Wrote $@ with a new JWT secret."
+		chmod 600 $@
 
 run: $(VENV)/.runtime $(BACKEND)/.env ## Serve the API on http://$(HOST):$(PORT) (SQLite unless DATABASE_URL is set)
-	cd $(BACKEND) && .venv/bin/alembic upgrade head
+	@echo "Migrating the database"
+	@cd $(BACKEND) && .venv/bin/alembic upgrade head
+	@echo "Serving http://$(HOST):$(PORT) (Ctrl-C stops it)"
 	@# A development server over plain http: readable logs, and cookies without the Secure flag.
 	@# --no-proxy-headers: uvicorn would believe X-Forwarded-For from 127.0.0.1 (any local
 	@# proxy) before TRUSTED_PROXIES, the one place where py-auth is told whom to trust.
-	cd $(BACKEND) && LOG_FORMAT=$${LOG_FORMAT:-console} COOKIE_SECURE=$${COOKIE_SECURE:-false} \
+	@# trap '' INT TERM: uvicorn inherits the signals ignored, catches them all the same while it
+	@# serves and shuts down gracefully, then re-raises them into that ignore and exits 0, so a
+	@# stop is not reported by make as "*** [run] Interrupt" or "Terminated".
+	@cd $(BACKEND) && trap '' INT TERM && \
+		LOG_FORMAT=$${LOG_FORMAT:-console} COOKIE_SECURE=$${COOKIE_SECURE:-false} \
 		exec .venv/bin/uvicorn --factory app.main:create_app \
 		--host $(HOST) --port $(PORT) --no-access-log --no-proxy-headers \
 		--timeout-graceful-shutdown 30
@@ -58,7 +69,15 @@ migrate: $(VENV)/.runtime $(BACKEND)/.env ## Apply the migrations to DATABASE_UR
 
 revision: $(VENV)/.dev $(BACKEND)/.env ## New migration from the models: make revision m="add x"
 	@test -n "$(m)" || { echo 'usage: make revision m="what it does"'; exit 1; }
-	cd $(BACKEND) && .venv/bin/alembic revision --autogenerate -m "$(m)"
+	@# Numbered after the last migration (0006 -> 0007; alembic.ini dates and names the file),
+	@# then put in ruff's style: an empty autogenerate leaves sa and op unused.
+	@cd $(BACKEND) && \
+		last=$$(ls alembic/versions | sed -nE 's/^[0-9]{4}_[0-9]{2}_[0-9]{2}_([0-9]{4})_.*\.py$$/\1/p' | sort | tail -n 1) && \
+		rev=$$(printf '%04d' $$((10#$${last:-0} + 1))) && \
+		.venv/bin/alembic revision --autogenerate -m "$(m)" --rev-id "$$rev" && \
+		new=$$(ls alembic/versions/*_"$$rev"_*.py) && \
+		.venv/bin/ruff check --fix --quiet "$$new" && .venv/bin/ruff format --quiet "$$new" && \
+		echo "Wrote $(BACKEND)/$$new: read it before you apply it (make migrate)"
 
 bench: $(VENV)/.runtime ## Benchmark on PostgreSQL (DATABASE_URL's server, else 127.0.0.1:5432); see BENCHMARKS.md
 	$(BIN)/python bench/run.py $(BENCH_ARGS)

@@ -18,12 +18,20 @@ target_metadata = Base.metadata
 
 
 def database_url() -> str:
+    """The URL the caller gives (the tests do), else DATABASE_URL from the app's settings.
+
+    Settings that cannot work end the command with their own message, which says what to fix,
+    not with a traceback through Alembic.
+    """
     url = config.attributes.get("database_url")
     if url:
         return str(url)
-    from app.core.config import load_settings
+    from app.core.config import SettingsError, load_settings
 
-    return load_settings().database_url
+    try:
+        return load_settings().database_url
+    except SettingsError as error:
+        raise SystemExit(str(error)) from None
 
 
 def do_run_migrations(connection: Connection) -> None:
@@ -37,8 +45,8 @@ def do_run_migrations(connection: Connection) -> None:
         context.run_migrations()
 
 
-async def run_async_migrations() -> None:
-    engine = create_async_engine(database_url(), poolclass=pool.NullPool)
+async def run_async_migrations(url: str) -> None:
+    engine = create_async_engine(url, poolclass=pool.NullPool)
     async with engine.connect() as connection:
         await connection.run_sync(do_run_migrations)
     await engine.dispose()
@@ -62,4 +70,4 @@ else:
     if connection is not None:
         do_run_migrations(connection)
     else:
-        asyncio.run(run_async_migrations())
+        asyncio.run(run_async_migrations(database_url()))

@@ -1,3 +1,8 @@
+<%!
+    def literal(value):
+        """A revision id, a tuple of them or None, as Python in ruff's style (double quotes)."""
+        return repr(value).replace("'", '"')
+%>\
 """${message}
 
 Revision ID: ${up_revision}
@@ -8,13 +13,16 @@ Create Date: ${create_date}
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-from alembic import op
-${imports if imports else ""}
+% if imports:
+${imports}
+% endif
 
-revision: str = ${repr(up_revision)}
-down_revision: str | None = ${repr(down_revision)}
-branch_labels: str | Sequence[str] | None = ${repr(branch_labels)}
-depends_on: str | Sequence[str] | None = ${repr(depends_on)}
+from alembic import op
+
+revision: str = ${literal(up_revision)}
+down_revision: str | Sequence[str] | None = ${literal(down_revision)}
+branch_labels: str | Sequence[str] | None = ${literal(branch_labels)}
+depends_on: str | Sequence[str] | None = ${literal(depends_on)}
 
 
 def upgrade() -> None:

@@ -16,6 +16,8 @@ from app.auth.models import User
 from app.auth.passwords import password_problem
 from app.auth.sessions import purge_expired_sessions
 from app.auth.throttling import purge_stale_login_throttles
+from app.authz.policy import render_markdown, route_policies
+from app.authz.service import role_permissions
 from app.core.clock import utcnow
 from app.core.config import Settings, SettingsError, load_settings
 from app.core.database import Database
@@ -106,6 +108,22 @@ def purge_audit(
             return await purge_events(session, older_than=utcnow() - timedelta(days=keep))
 
     typer.echo(f"Deleted {asyncio.run(run())} audit events older than {keep} days.")
+
+
+@cli.command("policy")
+def policy() -> None:
+    """Print the authorization policy (docs/policy.md): every route with the permissions it
+    requires and whether ownership applies, and each role's decision on each route."""
+    from app.main import create_app  # the routes, as the app serves them
+
+    settings = _settings()
+    routes = create_app(settings).routes
+
+    async def run() -> dict[str, frozenset[str]]:
+        async with _session(settings) as session:
+            return await role_permissions(session)
+
+    typer.echo(render_markdown(route_policies(routes), asyncio.run(run())), nl=False)
 
 
 def _settings() -> Settings:

@@ -20,6 +20,8 @@ from app.auth.accounts import check_default_role
 from app.auth.dependencies import route_requirements
 from app.auth.router import router as auth_router
 from app.auth.router import token_router as auth_token_router
+from app.authz.router import router as authz_router
+from app.authz.service import check_policy
 from app.core.config import Settings, load_settings
 from app.core.database import Database
 from app.core.docs import install_docs
@@ -57,6 +59,7 @@ ROUTERS = (
     articles_router,
     roles_router,
     audit_router,
+    authz_router,
 )
 
 
@@ -67,6 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await check_default_role(app.state.database, settings)
+        await check_policy(app.state.database, app.routes)
         # The back end's name only: the URL may hold a password.
         database = make_url(settings.database_url).get_backend_name()
         logger.info(
@@ -238,7 +242,8 @@ def _document_security(app: FastAPI) -> dict[str, Any]:
         route = context.original_route
         if not isinstance(route, APIRoute) or not context.include_in_schema:
             continue
-        authenticated, permissions = route_requirements(route.dependant)
+        requirements = route_requirements(route.dependant)
+        authenticated, permissions = requirements.authenticated, requirements.permissions
         for method in context.methods or ():
             operation = schema["paths"][context.path_format][method.lower()]
             responses = operation.setdefault("responses", {})

@@ -1,9 +1,12 @@
-"""Fixtures: one migrated database per run (SQLite, or PostgreSQL with TEST_DATABASE_URL),
-emptied back to its seeded state after every test; an app on it; small factories."""
+"""Fixtures: one migrated database per run (SQLite, or PostgreSQL with TEST_DATABASE_URL); an app
+on it; `clean_database`, which empties it back to its seeded state after a test, and which
+every fixture that writes depends on (client, session, the factories, the CLI's environment,
+real servers); small factories."""
 
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from pathlib import Path
 from typing import Any, Protocol
 
 import httpx
@@ -12,7 +15,7 @@ from sqlalchemy import delete, event, insert, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
-from app.auth.models import Role, User
+from app.auth.models import Permission, Role, User
 from app.auth.sessions import start_session
 from app.core.config import Settings
 from app.core.context import ClientContext
@@ -28,7 +31,9 @@ from tests.helpers import (
     freeze_clock,
     make_settings,
     run_migrations,
+    set_cli_environment,
 )
+from tests.servers import Server, server_env, start_make_run_server, start_server
 
 
 async def _run_on_server(sql: str) -> None:
@@ -110,31 +115,28 @@ async def app(settings: Settings, seed_rows: Any) -> AsyncIterator[Any]:
     await application.state.database.dispose()
 
 
-@pytest.fixture(autouse=True)
-async def _clean_database(request: pytest.FixtureRequest) -> AsyncIterator[None]:
-    """After each test that used the app, empty every table and restore the seeded rows."""
-    if "app" not in request.fixturenames:
-        yield
-        return
-    app = request.getfixturevalue("app")
-    seeds = request.getfixturevalue("seed_rows")
+@pytest.fixture
+async def clean_database(app: Any, seed_rows: Any) -> AsyncIterator[None]:
+    """After the test, empty every table and restore the seeded rows. Every fixture that writes
+    depends on it, so it runs after theirs have ended; a test that writes by other means
+    (an app of its own) names it."""
     yield
     async with app.state.database.engine.begin() as connection:
         for table in reversed(Base.metadata.sorted_tables):
             await connection.execute(delete(table))
         for name in SEED_TABLES:
-            await connection.execute(insert(Base.metadata.tables[name]), seeds[name])
+            await connection.execute(insert(Base.metadata.tables[name]), seed_rows[name])
 
 
 @pytest.fixture
-async def client(app: Any, seed_rows: Any) -> AsyncIterator[httpx.AsyncClient]:
+async def client(app: Any, clean_database: None) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 50000))
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
         yield http
 
 
 @pytest.fixture
-async def session(app: Any) -> AsyncIterator[AsyncSession]:
+async def session(app: Any, clean_database: None) -> AsyncIterator[AsyncSession]:
     """A session of its own, for arranging data and checking what the API wrote."""
     async with app.state.database.sessionmaker() as db_session:
         yield db_session
@@ -168,6 +170,26 @@ def make_user(app: Any, session: AsyncSession) -> MakeUser:
         session.add(user)
         await session.commit()
         return user
+
+    return factory
+
+
+MakeRole = Callable[..., Awaitable[Role]]
+
+
+@pytest.fixture
+def make_role(session: AsyncSession) -> MakeRole:
+    """`await make_role("user-manager", permissions=["read_user"])`: a committed role."""
+
+    async def factory(name: str, *, permissions: Sequence[str] = ()) -> Role:
+        rows = list(
+            await session.scalars(select(Permission).where(Permission.name.in_(permissions)))
+        )
+        assert len(rows) == len(set(permissions)), f"unknown permissions in {permissions}"
+        role = Role(name=name, description="", permissions=rows)
+        session.add(role)
+        await session.commit()
+        return role
 
     return factory
 
@@ -252,3 +274,47 @@ def _recording(seen: list[str], method: str) -> Callable[..., Awaitable[Any]]:
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     """The app's clock, stopped at now: `clock.advance(days=1)`."""
     return freeze_clock(monkeypatch)
+
+
+@pytest.fixture
+def cli_environment(
+    monkeypatch: pytest.MonkeyPatch, database_url: str, clean_database: None
+) -> str:
+    """The environment `python -m app.cli` reads, on the test database (its URL); a test adds
+    a setting with `monkeypatch.setenv`."""
+    set_cli_environment(monkeypatch, database_url)
+    return database_url
+
+
+StartServer = Callable[..., Awaitable[Server]]
+
+
+@pytest.fixture
+async def serve(
+    clean_database: None, tmp_path: Path, database_url: str
+) -> AsyncIterator[StartServer]:
+    """`await serve("--workers", "2", LOG_LEVEL="DEBUG")`: py-auth under uvicorn in a process of
+    its own (tests/servers.py), on the test database or on `database_url=...`, with these
+    uvicorn arguments and settings; `make_run=True`: as `make run` starts it. Whatever still
+    runs after the test is killed, before the database is emptied."""
+    servers: list[Server] = []
+
+    async def start(
+        *uvicorn_args: str,
+        database_url: str = database_url,
+        make_run: bool = False,
+        **settings: str,
+    ) -> Server:
+        output = tmp_path / f"server-{len(servers)}.log"
+        env = server_env(database_url, **settings)
+        if make_run:
+            assert not uvicorn_args, "`make run` takes no uvicorn arguments"
+            server = await start_make_run_server(env, output)
+        else:
+            server = await start_server(env, output, *uvicorn_args)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.kill()

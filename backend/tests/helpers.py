@@ -13,9 +13,13 @@ import jwt
 import pytest
 from alembic.config import Config
 from fastapi import FastAPI
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
 
 import app.core.clock as app_clock
 from alembic import command
+from app.auth.models import User
 from app.core.clock import utcnow
 from app.core.config import Settings
 from app.core.security import ACCESS_TOKEN_KEY_PURPOSE, derive_key
@@ -29,6 +33,7 @@ TEST_SECRET = "test-secret-that-is-long-enough-for-hs256-0123456789"
 # What the service signs access tokens with: a key derived from the secret, not the secret.
 TEST_ACCESS_TOKEN_KEY = derive_key(TEST_SECRET, ACCESS_TOKEN_KEY_PURPOSE)
 PASSWORD = "correct horse battery staple"
+WRONG_PASSWORD = "not the right password"
 
 postgres_only = pytest.mark.skipif(
     not ON_POSTGRES, reason="needs PostgreSQL: set TEST_DATABASE_URL"
@@ -56,11 +61,48 @@ def run_migrations(database_url: str, revision: str = "head", *, downgrade: bool
     (command.downgrade if downgrade else command.upgrade)(config, revision)
 
 
-async def login(client: httpx.AsyncClient, email: str, password: str = PASSWORD) -> dict[str, Any]:
-    response = await client.post("/auth/login", data={"username": email, "password": password})
+async def attempt_login(
+    http: httpx.AsyncClient, email: str, password: str = PASSWORD, **request: Any
+) -> httpx.Response:
+    """POST /auth/login as the login form sends it: the answer, whatever it is. `request`: more
+    arguments of the request (`headers=...`)."""
+    return await http.post("/auth/login", data={"username": email, "password": password}, **request)
+
+
+async def login(
+    http: httpx.AsyncClient, email: str, password: str = PASSWORD, **request: Any
+) -> dict[str, Any]:
+    """A login that must succeed: its tokens."""
+    response = await attempt_login(http, email, password, **request)
     assert response.status_code == 200, response.text
     tokens: dict[str, Any] = response.json()
     return tokens
+
+
+def assert_error(response: httpx.Response, status: int, code: str) -> None:
+    """The API refused with this status and this error code."""
+    assert response.status_code == status, response.text
+    assert response.json()["code"] == code
+
+
+async def end_read(session: AsyncSession) -> None:
+    """End the session's transaction after a read, keeping what it loaded: on SQLite an open
+    transaction holds the lock that the API's next write waits for."""
+    unsaved = [*session.new, *session.dirty, *session.deleted]
+    assert unsaved == [], f"end_read() is for reads, not for writing {unsaved}"
+    await session.commit()
+
+
+async def fetch_user(session: AsyncSession, user_id: int) -> User | None:
+    """The user as the database holds it now, with roles."""
+    user: User | None = await session.scalar(
+        select(User)
+        .options(selectinload(User.roles))
+        .where(User.id == user_id)
+        .execution_options(populate_existing=True)
+    )
+    await end_read(session)
+    return user
 
 
 def bearer(access_token: str) -> dict[str, str]:
@@ -100,10 +142,12 @@ def forge_access_token(
 
 
 class Clock:
-    """Stands in for the app's clock (app.core.clock): time moves only when a test says so."""
+    """Stands in for the app's clock (app.core.clock): time moves only when a test says so.
+    `behind`: it starts that long before now, until `advance_to_the_present()`."""
 
-    def __init__(self) -> None:
-        self.now = utcnow()
+    def __init__(self, *, behind: timedelta = timedelta()) -> None:
+        self.behind = behind
+        self.now = utcnow() - behind
 
     def __call__(self) -> datetime:
         return self.now
@@ -111,10 +155,17 @@ class Clock:
     def advance(self, **delta: float) -> None:
         self.now += timedelta(**delta)
 
+    def advance_to_the_present(self) -> None:
+        self.now += self.behind
 
-def freeze_clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    """Stop the app's clock at now (until the test ends)."""
-    clock = Clock()
+    def time(self) -> float:
+        """Now in seconds since the epoch, for code that reads `time.time()`."""
+        return self.now.timestamp()
+
+
+def freeze_clock(monkeypatch: pytest.MonkeyPatch, *, behind: timedelta = timedelta()) -> Clock:
+    """Stop the app's clock at now, or `behind` now (until the test ends)."""
+    clock = Clock(behind=behind)
     monkeypatch.setattr(app_clock, "_source", clock)
     return clock
 
@@ -135,16 +186,25 @@ def client_of(app: FastAPI, peer: str = "203.0.113.7") -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=transport, base_url="http://testserver")
 
 
-def set_cli_environment(
-    monkeypatch: pytest.MonkeyPatch, database_url: str, **settings: str
-) -> None:
-    """The environment `python -m app.cli` reads: this database, cheap Argon2, and `settings`."""
-    environment = {
+def process_environment(database_url: str) -> dict[str, str]:
+    """The environment that configures py-auth in a process of its own (the CLI, a server):
+    this database, the test secret, cheap Argon2."""
+    return {
         "DATABASE_URL": database_url,
         "JWT_SECRET": TEST_SECRET,
         "ARGON2_TIME_COST": "1",
         "ARGON2_MEMORY_KIB": "1024",
         "ARGON2_PARALLELISM": "1",
+    }
+
+
+def set_cli_environment(
+    monkeypatch: pytest.MonkeyPatch, database_url: str, **settings: str
+) -> None:
+    """The environment `python -m app.cli` reads: this database, cheap Argon2, and `settings`
+    (the `cli_environment` fixture)."""
+    environment = {
+        **process_environment(database_url),
         **{name.upper(): value for name, value in settings.items()},
     }
     for name, value in environment.items():

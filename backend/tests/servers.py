@@ -1,7 +1,10 @@
-"""Real py-auth servers for the tests that need one (resilience, logs, tracing, the browser):
-uvicorn in a subprocess, on a free port, with its output in a file that a test can read."""
+"""Real py-auth servers for the tests that need one (resilience, logs, tracing, the browser, the
+OAuth2 client libraries): uvicorn in a subprocess, on a free port, with its output in a file
+that a test can read; or, for a test that must share this process's state with the server (its
+clock), uvicorn in a thread. The `serve` fixture (conftest.py) starts them for a test."""
 
 import asyncio
+import contextlib
 import json
 import os
 import shlex
@@ -9,15 +12,19 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
+import uvicorn
+from fastapi import FastAPI
 
-from tests.helpers import BACKEND_DIR, TEST_SECRET
+from tests.helpers import BACKEND_DIR, process_environment
 
 STARTUP_SECONDS = 30.0
 REPO_DIR = BACKEND_DIR.parent
@@ -35,11 +42,7 @@ def server_env(database_url: str, **settings: str) -> dict[str, str]:
     setting that backend/.env could hold for a developer is given, so the file cannot leak in."""
     return {
         **os.environ,
-        "DATABASE_URL": database_url,
-        "JWT_SECRET": TEST_SECRET,
-        "ARGON2_TIME_COST": "1",
-        "ARGON2_MEMORY_KIB": "1024",
-        "ARGON2_PARALLELISM": "1",
+        **process_environment(database_url),
         "AUTH_RATE_LIMIT": "",
         "LOG_LEVEL": "INFO",
         "LOG_FORMAT": "json",
@@ -76,13 +79,13 @@ class Server:
         try:
             return await wait_for_exit(self.process, within)
         except TimeoutError:
-            self.process.kill()
-            self.process.wait()
+            self.kill()
             raise
 
     def kill(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
+        """Kill the server and whatever it started (uvicorn's workers): its process group."""
+        with contextlib.suppress(ProcessLookupError):  # nothing of it is left
+            os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait()
 
 
@@ -176,7 +179,12 @@ async def _start_on_a_free_port(
         # Popen returns once the child is forked: nothing here waits on it. S603: the command
         # line is fixed.
         process = subprocess.Popen(  # noqa: S603, ASYNC220
-            command(port), cwd=BACKEND_DIR, env=env, stdout=sink, stderr=subprocess.STDOUT
+            command(port),
+            cwd=BACKEND_DIR,
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # a group of its own, which kill() ends with its workers
         )
     server = Server(process=process, port=port, output=output)
 
@@ -197,3 +205,52 @@ async def _start_on_a_free_port(
         server.kill()
         raise
     return server
+
+
+class _ThreadServer(uvicorn.Server):
+    """uvicorn that says when it is ready to serve, so that nobody waits by sleeping."""
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self.ready = threading.Event()
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        self.ready.set()
+
+
+@contextmanager
+def serve_in_thread(app: FastAPI, within: float = STARTUP_SECONDS) -> Iterator[str]:
+    """Serve `app` with uvicorn in a thread of this process, on a free port of 127.0.0.1 (bound
+    here, so no other process can take it): its base URL, until the block ends."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    config = uvicorn.Config(
+        app,
+        loop="asyncio",
+        http="h11",
+        lifespan="on",
+        log_config=None,
+        access_log=False,
+        proxy_headers=False,  # as py-auth is served everywhere: TRUSTED_PROXIES decides
+    )
+    server = _ThreadServer(config)
+
+    def serve() -> None:
+        try:
+            server.run(sockets=[listener])
+        finally:
+            server.ready.set()  # a server that failed to start must not be waited for
+
+    thread = threading.Thread(target=serve, name="py-auth-thread-server", daemon=True)
+    thread.start()
+    try:
+        assert server.ready.wait(within), "uvicorn did not start"
+        assert server.started, "uvicorn did not start"
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(within)
+        listener.close()
+    assert not thread.is_alive(), "uvicorn did not stop"

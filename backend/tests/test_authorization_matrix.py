@@ -14,8 +14,8 @@ from fastapi.routing import iter_route_contexts
 from sqlalchemy import select
 
 from app.articles.models import Article
-from app.auth.models import AuthSession, Permission, Role
-from tests.helpers import PASSWORD, login
+from app.auth.models import AuthSession
+from tests.helpers import PASSWORD, end_read, login
 
 ANONYMOUS, VIEWER, EDITOR, ADMIN = "anonymous", "viewer", "editor", "admin"
 CALLERS = (ANONYMOUS, VIEWER, EDITOR, ADMIN)
@@ -125,7 +125,9 @@ MATRIX = [
     Row("GET", "/articles", (401, 200, 200, 200)),
     Row("POST", "/articles", (401, 403, 201, 201), body=lambda _: {"title": "New"}),
     Row("GET", "/articles/{article_id}", (401, 200, 200, 200)),
-    Row("PATCH", "/articles/{article_id}", (401, 403, 200, 200), body=lambda _: {"title": "E"}),
+    # The target article is someone else's: an editor may edit only their own
+    # (update_article); admin holds update_any_article and delete_any_article.
+    Row("PATCH", "/articles/{article_id}", (401, 403, 403, 200), body=lambda _: {"title": "E"}),
     Row("DELETE", "/articles/{article_id}", (401, 403, 403, 204)),
     # Roles and permissions: manage_roles only.
     Row("GET", "/permissions", (401, 403, 403, 200)),
@@ -143,6 +145,14 @@ MATRIX = [
         body=lambda _: {"permissions": ["read_article"]},
     ),
     Row("DELETE", "/roles/{name}", (401, 403, 403, 204)),
+    # The policy and explanations: manage_roles.
+    Row("GET", "/authz/policy", (401, 403, 403, 200)),
+    Row(
+        "POST",
+        "/authz/explain",
+        (401, 403, 403, 200),
+        body=lambda t: {"user_id": t.user_id, "method": "GET", "path": "/users/me"},
+    ),
     # The audit log: read_audit, which only admin holds.
     Row("GET", "/audit-events", (401, 403, 403, 200)),
 ]
@@ -154,28 +164,29 @@ CELLS = [
 ]
 
 
-async def arrange_targets(client: Any, session: Any, make_user: Any, row: Row) -> Targets:
+async def arrange_targets(
+    client: Any, session: Any, make_user: Any, make_role: Any, row: Row
+) -> Targets:
     owner = await make_user(roles=["viewer"])
     article = Article(title="Target", body="", author_id=owner.id)
-    permission = await session.scalar(select(Permission).where(Permission.name == "read_user"))
-    role = Role(name="matrix-role", description="", permissions=[permission])
-    session.add_all([article, role])
+    session.add(article)
     await session.commit()
+    role = await make_role("matrix-role", permissions=["read_user"])
     refresh_token = session_id = None
     if row.needs_login:
         refresh_token = (await login(client, owner.email))["refresh_token"]
         session_id = await session.scalar(
             select(AuthSession.id).where(AuthSession.user_id == owner.id)
         )
-        await session.commit()
+        await end_read(session)
     return Targets(article.id, owner.id, owner.email, role.name, refresh_token, session_id)
 
 
 @pytest.mark.parametrize(("row", "caller", "expected"), CELLS)
 async def test_route_answers_each_caller_as_the_matrix_says(
-    client, session, make_user, auth_headers, row, caller, expected
+    client, session, make_user, make_role, auth_headers, row, caller, expected
 ):
-    targets = await arrange_targets(client, session, make_user, row)
+    targets = await arrange_targets(client, session, make_user, make_role, row)
     headers = {} if caller == ANONYMOUS else await auth_headers(await make_user(roles=[caller]))
     path = row.path.format(
         article_id=targets.article_id,
@@ -195,9 +206,6 @@ async def test_route_answers_each_caller_as_the_matrix_says(
     assert response.status_code == expected, response.text
 
 
-# `client` brings in conftest's `seed_rows`: the autouse cleanup asks for it from inside the
-# running loop, which fails if no earlier test has set it up (a test run on its own).
-@pytest.mark.usefixtures("client")
 async def test_matrix_lists_every_route(app):
     routes = {
         (method, context.path_format)

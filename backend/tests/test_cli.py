@@ -1,6 +1,5 @@
 import asyncio
 
-import pytest
 from pwdlib import PasswordHash
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -9,16 +8,9 @@ from typer.testing import CliRunner
 
 from app.auth.models import User
 from app.cli import cli
-from tests.helpers import PASSWORD, set_cli_environment
+from tests.helpers import PASSWORD
 
 runner = CliRunner()
-
-
-@pytest.fixture
-def cli_environment(monkeypatch, database_url, app):
-    # `app` is requested so the autouse cleanup empties the database afterwards.
-    set_cli_environment(monkeypatch, database_url)
-    return database_url
 
 
 def _load_user(database_url: str, email: str) -> User | None:

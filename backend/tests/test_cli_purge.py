@@ -17,15 +17,8 @@ from app.audit_log.models import AuditEvent
 from app.auth.models import AuthSession, LoginThrottle, RefreshToken
 from app.cli import cli
 from app.core.clock import utcnow
-from tests.helpers import set_cli_environment
 
 runner = CliRunner()
-
-
-@pytest.fixture
-def cli_environment(monkeypatch, database_url, app) -> None:
-    # `app` is requested so the autouse cleanup empties the database afterwards.
-    set_cli_environment(monkeypatch, database_url)
 
 
 async def _run(*arguments: str) -> str:

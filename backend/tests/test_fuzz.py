@@ -36,7 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from app.auth.models import User
 from app.main import create_app
 from app.models import Base
-from tests.helpers import SEED_TABLES, make_settings
+from tests.helpers import SEED_TABLES, end_read, make_settings
 
 MAX_EXAMPLES = int(os.environ.get("FUZZ_MAX_EXAMPLES", "15"))
 FUZZ_SETTINGS = settings(
@@ -120,15 +120,15 @@ def fuzz_app(database_url: str) -> Iterator[Any]:
 async def _as_an_admin(
     fuzz_app: Any, make_user: Any, auth_headers: Any, session: Any, seed_rows: Any
 ) -> None:
-    """A fresh admin for each test, with a live session (`session` brings the cleanup of the
-    database after it)."""
+    """A fresh admin for each test, with a live session; the database is emptied after it
+    (`clean_database`, through `session`)."""
     admin: User = await make_user(roles=["admin"])
     Target.headers = await auth_headers(admin)
     Target.baseline = {name: seed_rows[name] for name in SEED_TABLES}
     for name in ("users", "user_roles", "auth_sessions", "refresh_tokens"):
         rows = await session.execute(select(Base.metadata.tables[name]))
         Target.baseline[name] = [dict(row._mapping) for row in rows]
-    await session.rollback()  # end the read: on SQLite it holds the write lock
+    await end_read(session)
 
 
 @schema.parametrize()

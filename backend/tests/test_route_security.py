@@ -10,14 +10,10 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, iter_route_contexts
 from starlette.routing import Mount
 
-from app.auth.dependencies import route_requirements
+from app.auth.dependencies import RouteRequirements, route_requirements
 from app.core.database import get_session
 from app.main import create_app
 from tests.helpers import make_settings
-
-# `client` brings in conftest's `seed_rows`: the autouse cleanup asks for it from inside the
-# running loop, which fails if no earlier test has set it up (a test run on its own).
-pytestmark = pytest.mark.usefixtures("client")
 
 ANY_METHOD = "*"
 
@@ -52,9 +48,10 @@ def operations(app: FastAPI) -> Iterator[tuple[str, str, bool, tuple[str, ...]]]
     """
     for context in iter_route_contexts(app.routes):
         dependant = getattr(context, "dependant", None)
-        authenticated, permissions = (
-            route_requirements(dependant) if dependant is not None else (False, ())
+        requirements = (
+            route_requirements(dependant) if dependant is not None else RouteRequirements(False, ())
         )
+        authenticated, permissions = requirements.authenticated, requirements.permissions
         if isinstance(context.original_route, Mount):
             yield ANY_METHOD, context.path or "", authenticated, permissions
             continue
@@ -75,7 +72,8 @@ def schema_operations(app: FastAPI) -> Iterator[tuple[str, str, bool, tuple[str,
     """Like `operations`, for the API routes shown in the OpenAPI document."""
     for context in iter_route_contexts(app.routes):
         if isinstance(context.original_route, APIRoute) and context.include_in_schema:
-            authenticated, permissions = route_requirements(context.dependant)
+            requirements = route_requirements(context.dependant)
+            authenticated, permissions = requirements.authenticated, requirements.permissions
             for method in sorted(context.methods or ()):
                 yield method, context.path_format, authenticated, permissions
 
@@ -218,13 +216,13 @@ async def test_permission_checks_come_before_dependencies_that_query_the_databas
     assert _queries_before_permission_checks(app.routes) == []
 
 
-def test_the_order_check_reports_a_query_before_a_permission(app):
-    from app.articles.dependencies import ArticleDep, ArticleEditor
+def test_the_order_check_reports_a_query_before_a_permission():
+    from app.articles.dependencies import ArticleCreator, ArticleDep
 
     router = APIRouter()
 
     @router.patch("/wrong-order/{article_id}")
-    async def wrong_order(article: ArticleDep, _: ArticleEditor) -> None: ...
+    async def wrong_order(article: ArticleDep, _: ArticleCreator) -> None: ...
 
     assert _queries_before_permission_checks(router.routes) == [
         "['PATCH'] /wrong-order/{article_id}"

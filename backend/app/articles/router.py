@@ -1,14 +1,15 @@
-"""/articles: CRUD, each action gated by its own permission."""
+"""/articles: CRUD, each action gated by its own permission; editing and deleting apply to
+the caller's own articles unless they hold the *_any_* permission."""
 
 from fastapi import APIRouter, status
 
 from app.articles import service
 from app.articles.dependencies import (
     ArticleCreator,
-    ArticleDeleter,
     ArticleDep,
-    ArticleEditor,
     ArticleReader,
+    DeletableArticle,
+    EditableArticle,
 )
 from app.articles.schemas import ArticleCreate, ArticleRead, ArticleUpdate, AuthorRead
 from app.articles.service import ListedArticle
@@ -64,13 +65,15 @@ async def read_article(_: ArticleReader, article: ArticleDep) -> ArticleRead:
 
 @router.patch("/{article_id}", response_model=ArticleRead, responses=error_responses(404))
 async def update_article(
-    body: ArticleUpdate, _: ArticleEditor, article: ArticleDep, session: SessionDep
+    body: ArticleUpdate, article: EditableArticle, session: SessionDep
 ) -> ArticleRead:
+    """Your own article with `update_article`; anyone's with `update_any_article`."""
     return ArticleRead.model_validate(await service.update_article(session, article, body))
 
 
 @router.delete(
     "/{article_id}", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(404)
 )
-async def delete_article(_: ArticleDeleter, article: ArticleDep, session: SessionDep) -> None:
+async def delete_article(article: DeletableArticle, session: SessionDep) -> None:
+    """Your own article with `delete_article`; anyone's with `delete_any_article`."""
     await service.delete_article(session, article)

@@ -70,6 +70,7 @@ async def record_denial(
     actor_id: int,
     route: str,
     missing: list[str],
+    reason: str | None = None,
 ) -> None:
     """Record a permission refusal, one row per caller, route and minute.
 
@@ -77,7 +78,7 @@ async def record_denial(
     row (``occurrences``) keeps a loop on a forbidden route from flooding the audit log.
     """
     now = utcnow()
-    group = f"{Event.PERMISSION_DENIED} {actor_id} {route} {','.join(missing)}"
+    group = f"{Event.PERMISSION_DENIED} {actor_id} {route} {','.join(missing)} {reason}"
     # Hashed, so a long route cannot outgrow the column; the minute makes a new group.
     key = f"{now:%Y-%m-%dT%H:%M} {hashlib.sha256(group.encode()).hexdigest()}"
     _log(Event.PERMISSION_DENIED, actor_id, None)
@@ -89,7 +90,7 @@ async def record_denial(
         ip=client.ip,
         user_agent=client.user_agent,
         request_id=client.request_id,
-        details={"route": route, "missing": missing},
+        details={"route": route, "missing": missing, **({"reason": reason} if reason else {})},
         occurrences=1,
         aggregate_key=key,
     )

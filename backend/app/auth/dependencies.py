@@ -1,6 +1,7 @@
 """What routes inject: the caller, permission checks, and the auth services of the app."""
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -9,9 +10,11 @@ from fastapi.security import OAuth2PasswordBearer
 
 from app.audit_log import writer as audit_log
 from app.auth.caller import load_principal
+from app.auth.exceptions import NotOwner
 from app.auth.schemas import Principal
 from app.core.app_state import access_tokens_of, database_of, password_hasher_of
 from app.core.context import client_context
+from app.core.database import SessionDep
 from app.core.errors import InvalidToken, NotAuthenticated, PermissionDenied
 from app.core.security import AccessTokenCodec, PasswordHasher
 
@@ -68,12 +71,31 @@ def _mark(
     return Depends(check)
 
 
+@dataclass(frozen=True, slots=True)
+class Ownership:
+    """A route acts on the caller's own objects with ``own``, on anyone's with ``any``."""
+
+    own: str
+    any: str
+
+
+def missing_permissions(required: Iterable[str], held: frozenset[str]) -> list[str]:
+    """The required permissions a caller lacks: the one rule behind every permission check,
+    and behind POST /authz/explain."""
+    return [name for name in required if name not in held]
+
+
+def may_act_on(user: Principal, owner_id: int | None, any_permission: str) -> bool:
+    """Whether the caller may act on an object with this owner: their own, or anyone's with
+    the permission that reaches every object."""
+    return owner_id == user.id or any_permission in user.permissions
+
+
 def require_permission(*names: str) -> Any:
     """Depends on a caller who holds every one of these permissions, else 403 (audited)."""
 
     async def check(user: CurrentUser, request: Request) -> Principal:
-        missing = [name for name in names if name not in user.permissions]
-        if missing:
+        if missing := missing_permissions(names, user.permissions):
             await _record_denial(request, user, missing)
             raise PermissionDenied(f"Missing permission: {', '.join(missing)}.", missing=missing)
         return user
@@ -81,18 +103,65 @@ def require_permission(*names: str) -> Any:
     return _mark(check, permissions=names)
 
 
+def owned_or_any(
+    *,
+    own: str,
+    any_: str,
+    load: Callable[..., Awaitable[Any]],
+    owner_of: Callable[[Any], int | None],
+    noun: str,
+) -> Any:
+    """Depends on the object a caller may act on: their own with ``own``, anyone's with
+    ``any_`` (OWASP API1:2023, object-level authorization).
+
+    ``load`` (itself a dependency: a path id to an object, or 404) runs after the permission
+    check, so the answers come in the order anonymous 401, missing permission 403, not found
+    404. Someone else's object is a 403 ``not_owner``, audited: the object is readable, so its
+    existence is no secret. Use it as ``Annotated[Article, owned_or_any(...)]``.
+    """
+
+    async def check(
+        user: Annotated[Principal, require_permission(own)],
+        request: Request,
+        target: Annotated[Any, Depends(load)],
+        session: SessionDep,
+    ) -> Any:
+        if not may_act_on(user, owner_of(target), any_):
+            # The loader has opened the request's transaction (on SQLite, holding the write
+            # lock): the refusal is recorded there, and NotOwner commits it.
+            await audit_log.record_denial(
+                session,
+                await client_context(request),
+                actor_id=user.id,
+                route=f"{request.method} {_route_path(request)}",
+                missing=[any_],
+                reason="not_owner",
+            )
+            raise NotOwner(noun, any_)
+        return target
+
+    # Read by route_requirements (the OpenAPI document, the policy) and the order test: the
+    # permission check inside runs before the loader.
+    check.ownership = Ownership(own=own, any=any_)  # type: ignore[attr-defined]
+    check.required_permissions = (own,)  # type: ignore[attr-defined]
+    return Depends(check)
+
+
+def _route_path(request: Request) -> str:
+    return str(getattr(request.scope.get("route"), "path", request.url.path))
+
+
 async def _record_denial(request: Request, user: Principal, missing: list[str]) -> None:
     """The refusal, in the audit log (one row per caller, route and minute), in a
     transaction of its own: a granted request (the common case) then needs no session at all,
     and the record survives the refusal."""
-    route = getattr(request.scope.get("route"), "path", request.url.path)
     database = database_of(request)
     async with database.sessionmaker() as session:
         await audit_log.record_denial(
             session,
             await client_context(request),
             actor_id=user.id,
-            route=f"{request.method} {route}",
+            route=f"{request.method} {_route_path(request)}",
             missing=missing,
         )
         await session.commit()
@@ -114,15 +183,27 @@ def require_role(*names: str) -> Any:
     return _mark(check, roles=names)
 
 
-def route_requirements(dependant: Dependant) -> tuple[bool, tuple[str, ...]]:
-    """Whether a route needs an authenticated caller, and the permissions it requires."""
+@dataclass(frozen=True, slots=True)
+class RouteRequirements:
+    """What a route asks of its caller, read from its dependencies (the code that enforces it)."""
+
+    authenticated: bool
+    permissions: tuple[str, ...]
+    ownership: Ownership | None = None
+
+
+def route_requirements(dependant: Dependant) -> RouteRequirements:
+    """Whether a route needs an authenticated caller, the permissions it requires, and whether
+    it acts on the caller's own objects only (unless they hold the "any" permission)."""
     authenticated = False
     permissions: list[str] = []
+    ownership: Ownership | None = None
     pending = [dependant]
     while pending:
         current = pending.pop()
         if current.call is get_current_user:
             authenticated = True
         permissions.extend(getattr(current.call, "required_permissions", ()))
+        ownership = getattr(current.call, "ownership", None) or ownership
         pending.extend(current.dependencies)
-    return authenticated, tuple(dict.fromkeys(permissions))
+    return RouteRequirements(authenticated, tuple(dict.fromkeys(permissions)), ownership)

@@ -79,6 +79,20 @@ class UnsupportedGrantType(AppError):
     detail = "Only grant_type=password is supported here."
 
 
+class NotOwner(PermissionDenied):
+    """The object belongs to someone else, and the caller lacks the permission that reaches
+    everyone's."""
+
+    code = "not_owner"
+    persist_changes = True  # the refusal is audited in the request's transaction
+
+    def __init__(self, noun: str, any_permission: str) -> None:
+        super().__init__(
+            f"This {noun} belongs to someone else: acting on it needs {any_permission}.",
+            missing=[any_permission],
+        )
+
+
 class CsrfFailed(PermissionDenied):
     code = "csrf_failed"
     detail = "Missing or wrong X-CSRF-Token header."

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from app.auth.models import AuthSession, User
 from app.auth.passwords import PASSWORD_MAX_LENGTH
+from app.auth.permissions import Perm
 from app.core.schemas import Email, FullName, StrictModel
 
 # Only the length is checked here (so a 10 kB "password" is never hashed); the policy is
@@ -83,13 +84,10 @@ class Principal:
     session_id: uuid.UUID | None = None
 
 
-READ_USER_PRIVATE = "read_user_private"
-
-
 def may_see_private(viewer: Principal, user_id: int) -> bool:
     """Whether the viewer may see this user's email and sessions: their own, or anyone's with
     read_user_private (OWASP API3:2023, property-level authorization)."""
-    return viewer.id == user_id or READ_USER_PRIVATE in viewer.permissions
+    return viewer.id == user_id or Perm.READ_USER_PRIVATE in viewer.permissions
 
 
 class UserRead(BaseModel):

@@ -3,11 +3,12 @@
 from typing import Annotated
 
 from app.auth.dependencies import require_permission
+from app.auth.permissions import Perm
 from app.auth.schemas import Principal
 
-UserReader = Annotated[Principal, require_permission("read_user")]
+UserReader = Annotated[Principal, require_permission(Perm.READ_USER)]
 # Other users' emails and sessions (IP addresses, user agents): administrators by default.
-PrivateUserReader = Annotated[Principal, require_permission("read_user", "read_user_private")]
-UserCreator = Annotated[Principal, require_permission("create_user")]
-UserEditor = Annotated[Principal, require_permission("update_user")]
-UserDeleter = Annotated[Principal, require_permission("delete_user")]
+PrivateUserReader = Annotated[Principal, require_permission(Perm.READ_USER, Perm.READ_USER_PRIVATE)]
+UserCreator = Annotated[Principal, require_permission(Perm.CREATE_USER)]
+UserEditor = Annotated[Principal, require_permission(Perm.UPDATE_USER)]
+UserDeleter = Annotated[Principal, require_permission(Perm.DELETE_USER)]

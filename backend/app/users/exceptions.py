@@ -1,5 +1,6 @@
 """Errors of user administration."""
 
+from app.auth.permissions import Perm
 from app.core.errors import Conflict, NotFound, PermissionDenied, RequestInvalid
 
 
@@ -47,7 +48,7 @@ class PrivateFilterDenied(PermissionDenied):
     def __init__(self) -> None:
         super().__init__(
             "Filtering by email needs the read_user_private permission.",
-            missing=["read_user_private"],
+            missing=[Perm.READ_USER_PRIVATE],
         )
 
 

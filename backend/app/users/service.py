@@ -11,7 +11,8 @@ from app.audit_log import writer as audit_log
 from app.audit_log.writer import Event
 from app.auth.accounts import add_account
 from app.auth.models import Permission, Role, User, role_permissions, user_roles
-from app.auth.schemas import READ_USER_PRIVATE, Principal
+from app.auth.permissions import Perm
+from app.auth.schemas import Principal
 from app.auth.sessions import revoke_all_sessions
 from app.auth.throttling import forget_login_failures
 from app.core.config import Settings
@@ -55,13 +56,13 @@ async def list_users(
     right to see emails (else the filter would tell which addresses have accounts)."""
     conditions: list[ColumnElement[bool]] = []
     if filters.email:
-        if READ_USER_PRIVATE not in viewer.permissions:
+        if Perm.READ_USER_PRIVATE not in viewer.permissions:
             await audit_log.record_denial(
                 session,
                 client,
                 actor_id=viewer.id,
                 route="GET /users?email",
-                missing=["read_user_private"],
+                missing=[Perm.READ_USER_PRIVATE],
             )
             raise PrivateFilterDenied()
         # Emails are stored normalized; escape LIKE wildcards so the filter is a substring.

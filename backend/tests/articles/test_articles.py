@@ -16,7 +16,7 @@ from sqlalchemy.dialects.sqlite.aiosqlite import SQLiteDialect_aiosqlite
 from app.articles import service
 from app.articles.models import Article
 from app.auth.models import User
-from tests.helpers import postgres_only
+from tests.helpers import assert_error, end_read, postgres_only
 
 BASE_TIME = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 INVALID_IDS = [0, 2**31, 10**30]
@@ -63,14 +63,8 @@ async def stored_article(session: Any, article_id: int) -> Article | None:
     article: Article | None = await session.scalar(
         select(Article).where(Article.id == article_id).execution_options(populate_existing=True)
     )
-    # End the read transaction: on SQLite it holds the write lock the API needs.
-    await session.commit()
+    await end_read(session)
     return article
-
-
-def assert_error(response: Any, status: int, code: str) -> None:
-    assert response.status_code == status, response.text
-    assert response.json()["code"] == code
 
 
 class TestListArticles:
@@ -546,15 +540,15 @@ class TestUpdateArticle:
         assert datetime.fromisoformat(body["updated_at"]) > BASE_TIME
         assert datetime.fromisoformat(body["created_at"]) == BASE_TIME
 
-    async def test_another_authors_article_can_be_edited(
+    async def test_another_authors_article_can_be_edited_with_update_any_article(
         self, client, session, make_user, auth_headers
     ):
         author = await make_user(roles=["editor"])
         article = await make_article(session, author)
-        editor = await make_user(roles=["editor"])
+        admin = await make_user(roles=["admin"])
 
         response = await client.patch(
-            f"/articles/{article.id}", json={"title": "Edited"}, headers=await auth_headers(editor)
+            f"/articles/{article.id}", json={"title": "Edited"}, headers=await auth_headers(admin)
         )
 
         assert response.status_code == 200

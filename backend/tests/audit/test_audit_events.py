@@ -7,13 +7,12 @@ import jwt
 from sqlalchemy import select
 
 from app.audit_log.models import AuditEvent
-from app.auth.models import Role, User
+from app.auth.models import User
 from app.auth.schemas import UserRead
 from app.core.errors import Conflict
-from tests.helpers import PASSWORD, bearer, login
+from tests.helpers import PASSWORD, WRONG_PASSWORD, attempt_login, bearer, end_read, login
 
 CLIENT_IP = "203.0.113.7"  # the peer of the `client` fixture
-WRONG_PASSWORD = "not the right password"
 NEW_PASSWORD = "a brand new passphrase"
 
 
@@ -23,7 +22,7 @@ async def _events(session, event: str | None = None) -> list[AuditEvent]:
     if event is not None:
         statement = statement.where(AuditEvent.event == event)
     events = list(await session.scalars(statement))
-    await session.commit()
+    await end_read(session)
     return events
 
 
@@ -31,10 +30,6 @@ async def _only(session, event: str) -> AuditEvent:
     found = await _events(session, event)
     assert len(found) == 1, [(e.event, e.details) for e in await _events(session)]
     return found[0]
-
-
-async def _login(client, email: str, password: str = PASSWORD):
-    return await client.post("/auth/login", data={"username": email, "password": password})
 
 
 def _session_id(tokens: dict) -> str:
@@ -94,7 +89,7 @@ async def test_login_records_login_succeeded(client, session, make_user):
 async def test_a_wrong_password_records_login_failed_bad_password(client, session, make_user):
     user = await make_user()
 
-    await _login(client, user.email, WRONG_PASSWORD)
+    await attempt_login(client, user.email, WRONG_PASSWORD)
 
     event = await _only(session, "login_failed")
     assert event.actor_user_id is None
@@ -106,7 +101,7 @@ async def test_an_unknown_email_records_login_failed_unknown_email_without_what_
     client, session
 ):
     # What was typed names no account: it may be a password typed into the wrong field.
-    await _login(client, "  Nobody@Example.com ")
+    await attempt_login(client, "  Nobody@Example.com ")
 
     event = await _only(session, "login_failed")
     assert event.subject_user_id is None
@@ -116,7 +111,7 @@ async def test_an_unknown_email_records_login_failed_unknown_email_without_what_
 async def test_an_inactive_account_records_login_failed_inactive(client, session, make_user):
     user = await make_user(is_active=False)
 
-    await _login(client, user.email)
+    await attempt_login(client, user.email)
 
     event = await _only(session, "login_failed")
     assert event.subject_user_id == user.id
@@ -128,9 +123,9 @@ async def test_a_login_during_a_lockout_records_login_failed_throttled(
 ):
     user = await make_user()
     for _ in range(settings.login_max_failures):
-        await _login(client, user.email, WRONG_PASSWORD)
+        await attempt_login(client, user.email, WRONG_PASSWORD)
 
-    response = await _login(client, user.email)
+    response = await attempt_login(client, user.email)
 
     assert response.status_code == 429
     reasons = [event.details["reason"] for event in await _events(session, "login_failed")]
@@ -343,10 +338,11 @@ async def test_changing_a_roles_permissions_records_what_was_added_and_removed(
     }
 
 
-async def test_deleting_a_role_records_role_deleted(client, session, make_user, auth_headers):
+async def test_deleting_a_role_records_role_deleted(
+    client, session, make_user, make_role, auth_headers
+):
     admin = await make_user(roles=["admin"])
-    session.add(Role(name="temporary", description=""))
-    await session.commit()
+    await make_role("temporary")
 
     await client.delete("/roles/temporary", headers=await auth_headers(admin))
 
@@ -424,7 +420,7 @@ async def test_no_event_holds_a_password_a_token_or_a_password_hash(client, sess
     secrets: set[str] = {PASSWORD, NEW_PASSWORD, WRONG_PASSWORD}
     email = "secretive@example.com"
     await client.post("/auth/register", json={"email": email, "password": PASSWORD})
-    await _login(client, email, WRONG_PASSWORD)
+    await attempt_login(client, email, WRONG_PASSWORD)
     first = await login(client, email)
     rotated = (
         await client.post("/auth/refresh", json={"refresh_token": first["refresh_token"]})

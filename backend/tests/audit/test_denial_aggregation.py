@@ -3,34 +3,27 @@ count, not one row per request (security review, item 11)."""
 
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import select
 
-import app.core.clock as app_clock
 from app.audit_log.models import AuditEvent
-from tests.helpers import Clock
-
-
-@pytest.fixture
-def audit_clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    clock = Clock()
-    monkeypatch.setattr(app_clock, "_source", clock)
-    return clock
+from tests.helpers import end_read
 
 
 async def _denials(session) -> list[AuditEvent]:
-    await session.rollback()  # a fresh read
-    return list(
+    rows = list(
         await session.scalars(
             select(AuditEvent)
             .where(AuditEvent.event == "permission_denied")
             .order_by(AuditEvent.id)
+            .execution_options(populate_existing=True)
         )
     )
+    await end_read(session)
+    return rows
 
 
 async def test_repeated_refusals_on_one_route_share_a_row_with_a_count(
-    client, session, make_user, auth_headers, audit_clock
+    client, session, make_user, auth_headers, clock
 ):
     viewer = await make_user()
     for _ in range(5):
@@ -44,7 +37,7 @@ async def test_repeated_refusals_on_one_route_share_a_row_with_a_count(
 
 
 async def test_refusals_on_another_route_get_their_own_row(
-    client, session, make_user, auth_headers, audit_clock
+    client, session, make_user, auth_headers, clock
 ):
     viewer = await make_user()
     await client.get("/audit-events", headers=await auth_headers(viewer))
@@ -55,7 +48,7 @@ async def test_refusals_on_another_route_get_their_own_row(
 
 
 async def test_refusals_of_another_caller_get_their_own_row(
-    client, session, make_user, auth_headers, audit_clock
+    client, session, make_user, auth_headers, clock
 ):
     first, second = await make_user(), await make_user()
     await client.get("/audit-events", headers=await auth_headers(first))
@@ -65,10 +58,10 @@ async def test_refusals_of_another_caller_get_their_own_row(
     assert [row.actor_user_id for row in rows] == [first.id, second.id]
 
 
-async def test_a_new_minute_starts_a_new_row(client, session, make_user, auth_headers, audit_clock):
+async def test_a_new_minute_starts_a_new_row(client, session, make_user, auth_headers, clock):
     viewer = await make_user()
     await client.get("/audit-events", headers=await auth_headers(viewer))
-    audit_clock.advance(minutes=1)
+    clock.advance(minutes=1)
     await client.get("/audit-events", headers=await auth_headers(viewer))
 
     rows = await _denials(session)
@@ -76,7 +69,7 @@ async def test_a_new_minute_starts_a_new_row(client, session, make_user, auth_he
     assert rows[1].occurred_at - rows[0].occurred_at == timedelta(minutes=1)
 
 
-async def test_the_audit_api_shows_the_count(client, make_user, auth_headers, audit_clock):
+async def test_the_audit_api_shows_the_count(client, make_user, auth_headers, clock):
     viewer = await make_user()
     admin = await make_user(roles=["admin"])
     for _ in range(3):

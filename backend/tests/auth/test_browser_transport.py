@@ -15,7 +15,7 @@ CSRF = "__Host-csrf_token"
 
 
 @pytest.fixture
-async def browser_client(app, seed_rows):
+async def browser_client(app, clean_database):
     transport = httpx.ASGITransport(app=app, client=("203.0.113.9", 50000))
     # https, so that the Secure cookies are sent back as a browser would.
     async with httpx.AsyncClient(transport=transport, base_url="https://testserver") as http:
@@ -30,7 +30,7 @@ class Transport:
 
 
 @pytest.fixture(params=["https", "http"])
-async def transport(request, app, database_url, browser_client):
+async def transport(request, database_url, browser_client):
     """The cookie transport over https (COOKIE_SECURE=true, prefixed names) and over plain
     http (COOKIE_SECURE=false, as `make run` serves it: plain names)."""
     if request.param == "https":

@@ -9,13 +9,15 @@ import pytest
 from sqlalchemy import select, update
 
 from app.auth.models import AuthSession
-from tests.helpers import PASSWORD, bearer, login, postgres_only
-
-WRONG_PASSWORD = "not the right password"
-
-
-def _login(client, email: str, password: str = PASSWORD) -> Awaitable[Any]:
-    return client.post("/auth/login", data={"username": email, "password": password})
+from tests.helpers import (
+    PASSWORD,
+    WRONG_PASSWORD,
+    attempt_login,
+    bearer,
+    end_read,
+    login,
+    postgres_only,
+)
 
 
 class HeldVerification:
@@ -54,7 +56,7 @@ async def test_a_burst_of_wrong_passwords_checks_no_more_than_the_limit(
     monkeypatch.setattr(hasher, "verify_and_update", counting)
 
     responses = await asyncio.gather(
-        *(_login(client, user.email, WRONG_PASSWORD) for _ in range(20))
+        *(attempt_login(client, user.email, WRONG_PASSWORD) for _ in range(20))
     )
 
     assert checked == settings.login_max_failures
@@ -75,13 +77,13 @@ async def test_the_right_password_after_a_burst_has_used_the_budget_is_refused(
         app.state.password_hasher, monkeypatch, held=settings.login_max_failures
     )
     burst = [
-        asyncio.create_task(_login(client, user.email, WRONG_PASSWORD))
+        asyncio.create_task(attempt_login(client, user.email, WRONG_PASSWORD))
         for _ in range(settings.login_max_failures)
     ]
     await held.started.wait()
     await _wait_for_counted(app, user.email, settings.login_max_failures)
 
-    right = await _login(client, user.email, PASSWORD)
+    right = await attempt_login(client, user.email, PASSWORD)
     held.release.set()
     await asyncio.gather(*burst)
 
@@ -97,7 +99,7 @@ async def _wait_for_counted(app: Any, email: str, attempts: int) -> None:
             count = await session.scalar(
                 select(LoginThrottle.failure_count).where(LoginThrottle.email == email)
             )
-            await session.rollback()
+            await end_read(session)
             if count == attempts:
                 return
             await asyncio.sleep(0.01)
@@ -150,7 +152,7 @@ async def test_a_login_checking_the_password_while_sessions_end_gets_a_dead_sess
     user = await make_user()
     admin_headers = await auth_headers(await make_user(roles=["admin"]))
     held = HeldVerification(app.state.password_hasher, monkeypatch)
-    in_flight = asyncio.create_task(_login(client, user.email, PASSWORD))
+    in_flight = asyncio.create_task(attempt_login(client, user.email, PASSWORD))
     await held.started.wait()
 
     await end_sessions(client, user, admin_headers)

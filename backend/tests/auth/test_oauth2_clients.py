@@ -6,25 +6,21 @@ starts in the past, so that once a test advances it to the present, PyJWT (which
 real clock) agrees with the client that the first access token has expired.
 """
 
-import socket
-import threading
 import warnings
 from collections.abc import AsyncIterator, Iterator
-from datetime import datetime, timedelta
+from datetime import timedelta
 from types import SimpleNamespace
 from typing import Any
 
 import httpx
 import pytest
 import requests_oauthlib
-import uvicorn
 from authlib.deprecate import AuthlibDeprecationWarning
 from oauthlib.oauth2 import InvalidGrantError, LegacyApplicationClient
 
-import app.core.clock as app_clock
-from app.core.clock import utcnow
 from app.main import create_app
-from tests.helpers import PASSWORD, bearer, make_settings
+from tests.helpers import PASSWORD, Clock, bearer, freeze_clock, make_settings
+from tests.servers import serve_in_thread
 
 with warnings.catch_warnings():
     # authlib prefers httpx2 and warns when it falls back to httpx, which the suite uses.
@@ -39,28 +35,11 @@ CLIENT_ID = "py-auth-tests"
 TIMEOUT_SECONDS = 30
 
 
-class SharedClock:
-    """The time of our access-token codec and of the client libraries' expiry checks."""
-
-    def __init__(self, headroom: timedelta) -> None:
-        self.headroom = headroom
-        self.now = utcnow() - headroom
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def time(self) -> float:
-        return self.now.timestamp()
-
-    def advance_to_the_present(self) -> None:
-        self.now += self.headroom
-
-
 @pytest.fixture
-def clock(monkeypatch, settings) -> SharedClock:
-    # Starts more than an access token's lifetime (and authlib's minute of leeway) ago.
-    clock = SharedClock(timedelta(minutes=settings.access_token_minutes + 5))
-    monkeypatch.setattr(app_clock, "_source", clock)
+def clock(monkeypatch, settings) -> Clock:
+    """The app's clock, which the client libraries' expiry checks read too. It starts more than
+    an access token's lifetime (and authlib's minute of leeway) ago."""
+    clock = freeze_clock(monkeypatch, behind=timedelta(minutes=settings.access_token_minutes + 5))
     fake_time = SimpleNamespace(time=clock.time)
     for module in (
         "authlib.oauth2.rfc6749.wrappers",  # OAuth2Token.expires_at and is_expired
@@ -75,7 +54,7 @@ def clock(monkeypatch, settings) -> SharedClock:
 
 
 @pytest.fixture
-async def authlib_client(app) -> AsyncIterator[AsyncOAuth2Client]:
+async def authlib_client(app, clean_database) -> AsyncIterator[AsyncOAuth2Client]:
     async with AsyncOAuth2Client(
         client_id=CLIENT_ID,
         token_endpoint_auth_method="none",  # a public client: no client secret
@@ -160,55 +139,12 @@ async def test_authlib_client_raises_invalid_grant_for_a_wrong_password(authlib_
 # --- Over HTTP: py-auth served by uvicorn, for the requests-based clients -----------------------
 
 
-class _Server(uvicorn.Server):
-    """uvicorn that says when it is ready to serve, so that nobody waits by sleeping."""
-
-    def __init__(self, config: uvicorn.Config) -> None:
-        super().__init__(config)
-        self.ready = threading.Event()
-
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        await super().startup(sockets=sockets)
-        self.ready.set()
-
-
 @pytest.fixture
-def live_server(app, database_url) -> Iterator[str]:
-    """A second app on the test database, served on a free port of 127.0.0.1 in a thread.
-
-    Depending on `app` keeps the suite's cleanup of the database after the test.
-    """
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.bind(("127.0.0.1", 0))
-    port = listener.getsockname()[1]
-    config = uvicorn.Config(
-        create_app(make_settings(database_url)),
-        loop="asyncio",
-        http="h11",
-        lifespan="on",
-        log_config=None,
-        access_log=False,
-        proxy_headers=False,  # as py-auth is served everywhere: TRUSTED_PROXIES decides
-    )
-    server = _Server(config)
-
-    def serve() -> None:
-        try:
-            server.run(sockets=[listener])
-        finally:
-            server.ready.set()  # a server that failed to start must not be waited for
-
-    thread = threading.Thread(target=serve, name="py-auth-live-server", daemon=True)
-    thread.start()
-    try:
-        assert server.ready.wait(TIMEOUT_SECONDS)
-        assert server.started, "uvicorn did not start"
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(TIMEOUT_SECONDS)
-        listener.close()
-    assert not thread.is_alive(), "uvicorn did not stop"
+def live_server(database_url, clean_database) -> Iterator[str]:
+    """A second app on the test database, served over HTTP by this process (so that it reads
+    the test's clock); its lifespan closes its pool when it stops."""
+    with serve_in_thread(create_app(make_settings(database_url)), within=TIMEOUT_SECONDS) as url:
+        yield url
 
 
 # --- authlib's OAuth2Session (requests) ---------------------------------------------------------

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from app.auth.models import User
 from app.cli import cli
-from tests.helpers import PASSWORD, client_of, fresh_app, set_cli_environment
+from tests.helpers import PASSWORD, client_of, fresh_app
 
 EMAIL = "margaret@example.com"
 TEN_KB = "x" * 10_000
@@ -64,13 +64,6 @@ def _user_exists(database_url: str, email: str) -> bool:
     return asyncio.run(load())
 
 
-@pytest.fixture
-def cli_environment(monkeypatch, database_url, app) -> str:
-    # `app` is requested so the autouse cleanup empties the database afterwards.
-    set_cli_environment(monkeypatch, database_url)
-    return database_url
-
-
 # --- Registration -----------------------------------------------------------------------------
 
 
@@ -88,7 +81,7 @@ async def test_register_accepts_a_short_local_part_inside_the_password(client):
     assert response.status_code == 201, response.text
 
 
-async def test_register_applies_the_configured_minimum_length(app, database_url):
+async def test_register_applies_the_configured_minimum_length(database_url):
     async with (
         fresh_app(database_url, password_min_length=12) as application,
         client_of(application) as http,

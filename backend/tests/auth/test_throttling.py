@@ -3,18 +3,12 @@ it leaves alone. Counted per normalized email in the database, known account or 
 
 from unittest.mock import AsyncMock
 
-from tests.helpers import PASSWORD, bearer, login
-
-WRONG_PASSWORD = "not the right password"
-
-
-async def _login(client, email: str, password: str = PASSWORD):
-    return await client.post("/auth/login", data={"username": email, "password": password})
+from tests.helpers import PASSWORD, WRONG_PASSWORD, attempt_login, bearer, login
 
 
 async def _fail(client, email: str, times: int) -> None:
     for _ in range(times):
-        response = await _login(client, email, WRONG_PASSWORD)
+        response = await attempt_login(client, email, WRONG_PASSWORD)
         assert response.status_code == 401, response.text
 
 
@@ -24,7 +18,7 @@ async def _lock_out(client, settings, email: str) -> None:
 
 async def _lockout_seconds(client, email: str) -> int:
     """The Retry-After of a login attempt, which must be refused by a lockout."""
-    response = await _login(client, email)
+    response = await attempt_login(client, email)
     assert response.status_code == 429, response.text
     return int(response.headers["Retry-After"])
 
@@ -33,7 +27,7 @@ async def test_failures_under_the_limit_do_not_lock_the_account(client, make_use
     user = await make_user()
     await _fail(client, user.email, settings.login_max_failures - 1)
 
-    response = await _login(client, user.email)
+    response = await attempt_login(client, user.email)
 
     assert response.status_code == 200, response.text
 
@@ -44,7 +38,7 @@ async def test_the_attempt_after_max_failures_gets_429_rate_limited(
     user = await make_user()
     await _lock_out(client, settings, user.email)
 
-    response = await _login(client, user.email, WRONG_PASSWORD)
+    response = await attempt_login(client, user.email, WRONG_PASSWORD)
 
     assert response.status_code == 429, response.text
     assert response.json()["code"] == "rate_limited"
@@ -55,7 +49,7 @@ async def test_the_right_password_is_refused_during_a_lockout(client, make_user,
     user = await make_user()
     await _lock_out(client, settings, user.email)
 
-    response = await _login(client, user.email, PASSWORD)
+    response = await attempt_login(client, user.email, PASSWORD)
 
     assert response.status_code == 429, response.text
     assert "access_token" not in response.json()
@@ -72,7 +66,7 @@ async def test_no_password_is_verified_during_a_lockout(
     monkeypatch.setattr(hasher, "verify_and_update", verify)
     monkeypatch.setattr(hasher, "verify_dummy", verify_dummy)
 
-    response = await _login(client, user.email, PASSWORD)
+    response = await attempt_login(client, user.email, PASSWORD)
 
     assert response.status_code == 429
     verify.assert_not_awaited()
@@ -94,7 +88,7 @@ async def test_login_works_again_when_the_lockout_ends(client, make_user, settin
     await _lock_out(client, settings, user.email)
     clock.advance(seconds=settings.login_lockout_seconds)
 
-    response = await _login(client, user.email)
+    response = await attempt_login(client, user.email)
 
     assert response.status_code == 200, response.text
 
@@ -139,7 +133,7 @@ async def test_failures_older_than_the_window_are_forgotten(client, make_user, s
     clock.advance(seconds=settings.login_failure_window + 1)
     await _fail(client, user.email, settings.login_max_failures - 1)
 
-    response = await _login(client, user.email)
+    response = await attempt_login(client, user.email)
 
     assert response.status_code == 200, response.text
 
@@ -150,7 +144,7 @@ async def test_a_successful_login_resets_the_failure_count(client, make_user, se
     await login(client, user.email)
     await _fail(client, user.email, settings.login_max_failures - 1)
 
-    response = await _login(client, user.email)
+    response = await attempt_login(client, user.email)
 
     assert response.status_code == 200, response.text
 
@@ -162,7 +156,7 @@ async def test_an_unknown_email_is_throttled_exactly_like_a_known_one(
     answers = {}
     for email in (user.email, "nobody@example.com"):
         responses = [
-            await _login(client, email, WRONG_PASSWORD)
+            await attempt_login(client, email, WRONG_PASSWORD)
             for _ in range(settings.login_max_failures + 2)
         ]
         answers[email] = [
@@ -180,9 +174,9 @@ async def test_an_inactive_account_counts_failures_even_with_the_right_password(
 ):
     user = await make_user(is_active=False)
     for _ in range(settings.login_max_failures):
-        assert (await _login(client, user.email, PASSWORD)).status_code == 401
+        assert (await attempt_login(client, user.email, PASSWORD)).status_code == 401
 
-    response = await _login(client, user.email, PASSWORD)
+    response = await attempt_login(client, user.email, PASSWORD)
 
     assert response.status_code == 429
 
@@ -191,7 +185,7 @@ async def test_the_lockout_holds_for_the_email_in_any_case(client, make_user, se
     user = await make_user("alice@example.com")
     await _lock_out(client, settings, user.email)
 
-    response = await _login(client, "  ALICE@Example.COM ")
+    response = await attempt_login(client, "  ALICE@Example.COM ")
 
     assert response.status_code == 429
 
@@ -201,7 +195,7 @@ async def test_a_lockout_leaves_other_accounts_alone(client, make_user, settings
     other = await make_user()
     await _lock_out(client, settings, locked.email)
 
-    response = await _login(client, other.email)
+    response = await attempt_login(client, other.email)
 
     assert response.status_code == 200, response.text
 
@@ -238,7 +232,7 @@ async def test_an_admin_unlock_lifts_the_lockout(client, make_user, auth_headers
     unlock = await client.post(f"/users/{user.id}/unlock", headers=await auth_headers(admin))
 
     assert unlock.status_code == 204, unlock.text
-    assert (await _login(client, user.email)).status_code == 200
+    assert (await attempt_login(client, user.email)).status_code == 200
 
 
 async def test_an_admin_unlock_forgets_the_counted_failures(
@@ -250,7 +244,7 @@ async def test_an_admin_unlock_forgets_the_counted_failures(
     await client.post(f"/users/{user.id}/unlock", headers=await auth_headers(admin))
     await _fail(client, user.email, settings.login_max_failures - 1)
 
-    response = await _login(client, user.email)
+    response = await attempt_login(client, user.email)
 
     assert response.status_code == 200, response.text
 
@@ -266,7 +260,7 @@ async def test_an_unlock_without_update_user_is_refused_and_the_lockout_stays(
 
     assert unlock.status_code == 403
     assert unlock.json()["missing"] == ["update_user"]
-    assert (await _login(client, user.email)).status_code == 429
+    assert (await attempt_login(client, user.email)).status_code == 429
 
 
 async def test_unlocking_an_unknown_user_gives_404(client, make_user, auth_headers):

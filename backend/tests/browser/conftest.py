@@ -9,7 +9,7 @@ import httpx
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 
-from tests.helpers import PASSWORD
+from tests.helpers import PASSWORD, login
 from tests.servers import server_env, start_server
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -59,7 +59,7 @@ NewContext = Callable[..., Awaitable[BrowserContext]]
 
 @pytest.fixture
 async def new_context(
-    browser: Browser, server: str, seed_rows: Any, app: Any
+    browser: Browser, server: str, clean_database: None
 ) -> AsyncIterator[NewContext]:
     """`await new_context()`: a fresh browser profile (its own cookies), closed after the test
     and before the database is emptied. Confirmation dialogs are accepted."""
@@ -101,7 +101,6 @@ async def sign_in(page: Page, email: str, password: str = PASSWORD) -> None:
 async def api_token(server: str, email: str) -> str:
     """An access token for calling the running server directly, as an API client."""
     async with httpx.AsyncClient(base_url=server, timeout=10) as http:
-        response = await http.post("/auth/login", data={"username": email, "password": PASSWORD})
-    assert response.status_code == 200, response.text
-    token: str = response.json()["access_token"]
+        tokens = await login(http, email)
+    token: str = tokens["access_token"]
     return token

@@ -3,15 +3,14 @@
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.async_api import Page, Request, Response, Route, expect
 
 from tests.browser.conftest import NewContext, sign_in
-from tests.conftest import MakeUser
-from tests.servers import free_port, server_env, start_server
+from tests.conftest import MakeUser, StartServer
+from tests.servers import free_port
 
 
 def is_refresh(response: Response) -> bool:
@@ -257,30 +256,26 @@ async def test_a_refresh_from_another_origin_is_refused(
 
 
 async def test_with_secure_cookies_the_console_keeps_its_session_across_a_reload(
-    new_context: NewContext, make_user: MakeUser, database_url: str, tmp_path: Path
+    new_context: NewContext, make_user: MakeUser, serve: StartServer
 ) -> None:
     """COOKIE_SECURE=true (the default): the cookies carry the __Secure- and __Host- prefixes,
     and the console finds its CSRF cookie under the prefixed name. Chromium counts
     http://127.0.0.1 as a secure context, so it keeps Secure cookies there as over https."""
     user = await make_user()
-    env = server_env(database_url, COOKIE_SECURE="true", CORS_ORIGINS="", LOG_LEVEL="WARNING")
-    server = await start_server(env, tmp_path / "server.log")
-    try:
-        page = await (await new_context(base_url=server.url)).new_page()
-        await sign_in(page, user.email)
-        names = {cookie["name"] for cookie in await page.context.cookies()}
-        assert names == {"__Secure-refresh_token", "__Host-csrf_token"}
+    server = await serve(COOKIE_SECURE="true", CORS_ORIGINS="", LOG_LEVEL="WARNING")
+    page = await (await new_context(base_url=server.url)).new_page()
+    await sign_in(page, user.email)
+    names = {cookie["name"] for cookie in await page.context.cookies()}
+    assert names == {"__Secure-refresh_token", "__Host-csrf_token"}
 
-        async with page.expect_response(is_refresh) as refreshed:
-            await page.reload()
+    async with page.expect_response(is_refresh) as refreshed:
+        await page.reload()
 
-        assert (await refreshed.value).status == 200
-        await expect(page.locator("#account")).to_contain_text(user.email)
-        await page.get_by_role("button", name="Sign out").click()
-        await expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
-        assert await page.context.cookies() == []
-    finally:
-        await server.stop()
+    assert (await refreshed.value).status == 200
+    await expect(page.locator("#account")).to_contain_text(user.email)
+    await page.get_by_role("button", name="Sign out").click()
+    await expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    assert await page.context.cookies() == []
 
 
 def is_refresh_request(request: Request) -> bool:

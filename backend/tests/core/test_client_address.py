@@ -4,7 +4,6 @@ must stay the one place where proxies are trusted. And a forwarded value that th
 of sessions and audit events (45 characters) cannot hold is not believed."""
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,8 +11,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit_log.models import AuditEvent
-from tests.helpers import PASSWORD, bearer, client_of, fresh_app
-from tests.servers import Server, server_env, start_make_run_server, start_server
+from tests.helpers import WRONG_PASSWORD, attempt_login, bearer, client_of, fresh_app, login
+from tests.servers import Server
 
 LIMIT = 30  # AUTH_RATE_LIMIT's default: 30/minute
 PEER = "127.0.0.1"
@@ -27,9 +26,10 @@ async def _failed_logins(server: Server, count: int) -> list[int]:
     async with server.client() as http:
         for number in range(count):
             spoofed = f"198.51.100.{number % 250 + 1}"
-            response = await http.post(
-                "/auth/login",
-                data={"username": f"nobody{number}@example.com", "password": "not it"},
+            response = await attempt_login(
+                http,
+                f"nobody{number}@example.com",
+                WRONG_PASSWORD,
                 headers={"X-Forwarded-For": spoofed, "Forwarded": f"for={spoofed}"},
             )
             statuses.append(response.status_code)
@@ -42,35 +42,30 @@ async def _recorded_addresses(session: AsyncSession) -> set[str | None]:
 
 
 async def test_make_run_counts_logins_per_real_peer_whatever_x_forwarded_for_says(
-    app: Any, database_url: str, session: AsyncSession, tmp_path: Path
+    serve: Any, session: AsyncSession
 ) -> None:
-    env = server_env(database_url, AUTH_RATE_LIMIT=f"{LIMIT}/minute")
-    server = await start_make_run_server(env, tmp_path / "server.log")
-    try:
-        statuses = await _failed_logins(server, 2 * LIMIT + 1)
-    finally:
-        await server.stop()
+    server = await serve(make_run=True, AUTH_RATE_LIMIT=f"{LIMIT}/minute")
+
+    statuses = await _failed_logins(server, 2 * LIMIT + 1)
 
     assert statuses == [401] * LIMIT + [429] * (LIMIT + 1)
     assert await _recorded_addresses(session) == {PEER}
 
 
 async def test_a_server_with_several_workers_records_the_real_peer(
-    app: Any, database_url: str, session: AsyncSession, tmp_path: Path
+    serve: Any, session: AsyncSession
 ) -> None:
-    server = await start_server(server_env(database_url), tmp_path / "server.log", "--workers", "2")
-    try:
-        statuses = await _failed_logins(server, 4)
-    finally:
-        await server.stop()
+    server = await serve("--workers", "2")
+
+    statuses = await _failed_logins(server, 4)
 
     assert statuses == [401] * 4
     assert await _recorded_addresses(session) == {PEER}
 
 
 @pytest.fixture
-async def proxied_app(app: Any, database_url: str) -> AsyncIterator[Any]:
-    """An app behind a trusted proxy at PROXY (`app`: the database is emptied afterwards)."""
+async def proxied_app(database_url: str, clean_database: None) -> AsyncIterator[Any]:
+    """An app behind a trusted proxy at PROXY."""
     async with fresh_app(database_url, trusted_proxies=f"{PROXY}/32") as application:
         yield application
 
@@ -89,13 +84,8 @@ async def test_a_forwarded_value_that_is_not_a_storable_address_leaves_the_peer(
 ) -> None:
     user = await make_user()
     async with client_of(proxied_app, peer=PROXY) as http:
-        response = await http.post(
-            "/auth/login",
-            data={"username": user.email, "password": PASSWORD},
-            headers={"X-Forwarded-For": forwarded},
-        )
-        assert response.status_code == 200, response.text
-        sessions = await http.get("/auth/sessions", headers=bearer(response.json()["access_token"]))
+        tokens = await login(http, user.email, headers={"X-Forwarded-For": forwarded})
+        sessions = await http.get("/auth/sessions", headers=bearer(tokens["access_token"]))
 
     assert [item["ip"] for item in sessions.json()["items"]] == [PROXY]
 
@@ -104,10 +94,7 @@ async def test_a_peer_with_a_long_zone_id_is_stored_without_it(app: Any, make_us
     # The zone id names an interface of this host; what is left is the client's address.
     user = await make_user()
     async with client_of(app, peer="fe80::1%" + "x" * 40) as http:
-        response = await http.post(
-            "/auth/login", data={"username": user.email, "password": PASSWORD}
-        )
-        assert response.status_code == 200, response.text
-        sessions = await http.get("/auth/sessions", headers=bearer(response.json()["access_token"]))
+        tokens = await login(http, user.email)
+        sessions = await http.get("/auth/sessions", headers=bearer(tokens["access_token"]))
 
     assert [item["ip"] for item in sessions.json()["items"]] == ["fe80::1"]

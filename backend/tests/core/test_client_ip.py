@@ -6,14 +6,14 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import PASSWORD, bearer, client_of, fresh_app
+from tests.helpers import bearer, client_of, fresh_app, login
 
 PROXY = "10.0.0.2"
 
 
 @pytest.fixture
-async def proxied_app(app, database_url) -> AsyncIterator[Any]:
-    """An app behind a trusted proxy at PROXY (`app`: the database is emptied afterwards)."""
+async def proxied_app(database_url, clean_database) -> AsyncIterator[Any]:
+    """An app behind a trusted proxy at PROXY."""
     async with fresh_app(database_url, trusted_proxies=f"{PROXY}/32, 10.1.0.0/16") as application:
         yield application
 
@@ -21,12 +21,8 @@ async def proxied_app(app, database_url) -> AsyncIterator[Any]:
 async def _session_ip(http, email: str, forwarded_for: str | None = None) -> str:
     """Log in through `http` and return the address the new session recorded."""
     headers = {"X-Forwarded-For": forwarded_for} if forwarded_for is not None else {}
-    response = await http.post(
-        "/auth/login", data={"username": email, "password": PASSWORD}, headers=headers
-    )
-    assert response.status_code == 200, response.text
-    access_token = response.json()["access_token"]
-    sessions = await http.get("/auth/sessions", headers=bearer(access_token))
+    tokens = await login(http, email, headers=headers)
+    sessions = await http.get("/auth/sessions", headers=bearer(tokens["access_token"]))
     (item,) = sessions.json()["items"]
     ip: str = item["ip"]
     return ip

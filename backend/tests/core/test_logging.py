@@ -18,8 +18,7 @@ from sqlalchemy import select
 from app.auth.models import User
 from app.core.logging import ConsoleFormatter, JsonFormatter, configure_logging
 from app.core.security import hash_opaque_token
-from tests.helpers import PASSWORD, TEST_SECRET, bearer, client_of, fresh_app, login
-from tests.servers import server_env, start_server
+from tests.helpers import PASSWORD, TEST_SECRET, attempt_login, bearer, client_of, fresh_app, login
 
 REQUEST_FIELDS = {
     "time",
@@ -124,7 +123,9 @@ async def test_an_application_event_is_a_json_line_with_the_request_id(client, c
     assert event["request_id"] == "event-7"
 
 
-async def test_log_level_comes_from_the_settings(app, database_url, caplog, restore_logging):
+async def test_log_level_comes_from_the_settings(
+    database_url, clean_database, caplog, restore_logging
+):
     async with fresh_app(database_url, log_level="WARNING") as application:
         assert logging.getLogger().level == logging.WARNING
         with caplog.at_level(logging.NOTSET):
@@ -166,49 +167,37 @@ def test_uvicorn_writes_through_our_handler_and_its_access_log_stays_off(restore
     assert not logging.getLogger("uvicorn.access").hasHandlers()
 
 
-async def test_no_secret_reaches_the_logs_of_a_real_server(app, database_url, tmp_path, session):
+async def test_no_secret_reaches_the_logs_of_a_real_server(serve, session):
     """A full session against a real server at LOG_LEVEL=DEBUG: register, a failed login,
     login, refresh, reuse, password change, logout. Then its whole output is searched for
     every secret it saw."""
     new_password = "a brand new passphrase, 2nd"
     wrong_password = "not the password, clearly"
-    server = await start_server(
-        server_env(database_url, LOG_LEVEL="DEBUG"), tmp_path / "server.log"
-    )
-    try:
-        async with server.client() as http:
-            email = "secret-keeper@example.com"
-            assert (
-                await http.post("/auth/register", json={"email": email, "password": PASSWORD})
-            ).status_code == 201
-            await http.post("/auth/login", data={"username": email, "password": wrong_password})
-            first = (
-                await http.post("/auth/login", data={"username": email, "password": PASSWORD})
-            ).json()
-            second = (
-                await http.post("/auth/refresh", json={"refresh_token": first["refresh_token"]})
-            ).json()
-            await http.post(
-                "/auth/refresh", json={"refresh_token": first["refresh_token"]}
-            )  # reuse
-            third = (
-                await http.post("/auth/login", data={"username": email, "password": PASSWORD})
-            ).json()
-            assert (
-                await http.get("/users/me", headers=bearer(third["access_token"]))
-            ).status_code == 200
-            changed = await http.post(
-                "/users/me/password",
-                json={"current_password": PASSWORD, "new_password": new_password},
-                headers=bearer(third["access_token"]),
-            )
-            assert changed.status_code == 204, changed.text
-            fourth = (
-                await http.post("/auth/login", data={"username": email, "password": new_password})
-            ).json()
-            await http.post("/auth/logout", json={"refresh_token": fourth["refresh_token"]})
-    finally:
-        await server.stop()
+    server = await serve(LOG_LEVEL="DEBUG")
+    async with server.client() as http:
+        email = "secret-keeper@example.com"
+        assert (
+            await http.post("/auth/register", json={"email": email, "password": PASSWORD})
+        ).status_code == 201
+        await attempt_login(http, email, wrong_password)
+        first = await login(http, email)
+        second = (
+            await http.post("/auth/refresh", json={"refresh_token": first["refresh_token"]})
+        ).json()
+        await http.post("/auth/refresh", json={"refresh_token": first["refresh_token"]})  # reuse
+        third = await login(http, email)
+        assert (
+            await http.get("/users/me", headers=bearer(third["access_token"]))
+        ).status_code == 200
+        changed = await http.post(
+            "/users/me/password",
+            json={"current_password": PASSWORD, "new_password": new_password},
+            headers=bearer(third["access_token"]),
+        )
+        assert changed.status_code == 204, changed.text
+        fourth = await login(http, email, new_password)
+        await http.post("/auth/logout", json={"refresh_token": fourth["refresh_token"]})
+    await server.stop()
     stored_hash = await session.scalar(select(User.hashed_password).where(User.email == email))
 
     output = server.text()

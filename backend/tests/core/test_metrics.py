@@ -7,22 +7,20 @@ scrape after its requests with one before, made through an app of its own that h
 it sees the requests of every app of the process."""
 
 from collections.abc import AsyncIterator
-from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from app.core.clock import utcnow
-from tests.helpers import PASSWORD, bearer, client_of, fresh_app, login
+from tests.helpers import WRONG_PASSWORD, attempt_login, bearer, client_of, fresh_app, login
 
 Labels = dict[str, str]
 METRICS_TOKEN = "scrape-me-0123456789"
 
 
 @pytest.fixture
-async def scraper(app, database_url) -> AsyncIterator[httpx.AsyncClient]:
+async def scraper(database_url, clean_database) -> AsyncIterator[httpx.AsyncClient]:
     """A client of an app with METRICS_TOKEN set."""
     async with (
         fresh_app(database_url, metrics_token=METRICS_TOKEN) as application,
@@ -162,9 +160,9 @@ async def test_login_outcomes_are_counted_by_reason(client, metrics, make_user):
     inactive = await make_user(is_active=False)
 
     await login(client, user.email)
-    await client.post("/auth/login", data={"username": user.email, "password": "not the password"})
-    await client.post("/auth/login", data={"username": "nobody@example.com", "password": PASSWORD})
-    await client.post("/auth/login", data={"username": inactive.email, "password": PASSWORD})
+    await attempt_login(client, user.email, WRONG_PASSWORD)
+    await attempt_login(client, "nobody@example.com")
+    await attempt_login(client, inactive.email)
 
     for outcome in ("success", "bad_password", "unknown_email", "inactive"):
         assert await metrics.delta("auth_logins_total", outcome=outcome) == 1, outcome
@@ -175,18 +173,16 @@ async def test_a_lockout_is_counted_and_so_are_the_logins_it_refuses(
 ):
     user = await make_user()
     for _ in range(settings.login_max_failures):
-        await client.post(
-            "/auth/login", data={"username": user.email, "password": "wrong password!"}
-        )
+        await attempt_login(client, user.email, WRONG_PASSWORD)
 
-    refused = await client.post("/auth/login", data={"username": user.email, "password": PASSWORD})
+    refused = await attempt_login(client, user.email)
 
     assert refused.status_code == 429
     assert await metrics.delta("auth_lockouts_total") == 1
     assert await metrics.delta("auth_logins_total", outcome="throttled") == 1
 
 
-async def test_refresh_outcomes_are_counted(client, metrics, make_user, monkeypatch, settings):
+async def test_refresh_outcomes_are_counted(client, metrics, make_user, settings, clock):
     user = await make_user()
     first = await login(client, user.email)
     rotated = await client.post("/auth/refresh", json={"refresh_token": first["refresh_token"]})
@@ -194,8 +190,7 @@ async def test_refresh_outcomes_are_counted(client, metrics, make_user, monkeypa
     reused = await client.post("/auth/refresh", json={"refresh_token": first["refresh_token"]})
     assert reused.json()["code"] == "token_revoked"
     second = await login(client, user.email)
-    later = utcnow() + timedelta(days=settings.refresh_token_days, minutes=1)
-    monkeypatch.setattr("app.core.clock._source", lambda: later)
+    clock.advance(days=settings.refresh_token_days, minutes=1)
     expired = await client.post("/auth/refresh", json={"refresh_token": second["refresh_token"]})
     assert expired.json()["code"] == "token_expired"
 
@@ -203,7 +198,7 @@ async def test_refresh_outcomes_are_counted(client, metrics, make_user, monkeypa
         assert await metrics.delta("auth_refreshes_total", outcome=outcome) == 1, outcome
 
 
-async def test_the_pool_gauge_shows_the_connections_in_use(app, database_url):
+async def test_the_pool_gauge_shows_the_connections_in_use(database_url):
     async with (
         fresh_app(database_url, metrics_token=METRICS_TOKEN) as application,
         client_of(application) as http,
@@ -232,7 +227,7 @@ async def test_metrics_need_the_token_once_one_is_set(scraper, make_user, auth_h
         assert "http_requests_total" in response.text
 
 
-async def test_an_empty_token_does_not_turn_metrics_on(app, database_url):
+async def test_an_empty_token_does_not_turn_metrics_on(database_url):
     # `METRICS_TOKEN=` in backend/.env is unset, not a token that "Bearer " would match.
     async with (
         fresh_app(database_url, metrics_token="") as application,

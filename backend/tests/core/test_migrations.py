@@ -23,6 +23,8 @@ EXPECTED_ROLES = {
         "read_audit",
         "read_user_private",
         "create_user",
+        "update_any_article",
+        "delete_any_article",
     },
 }
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from tests.core.test_errors import assert_security_headers
-from tests.helpers import PASSWORD, client_of, freeze_clock, fresh_app
+from tests.helpers import PASSWORD, WRONG_PASSWORD, attempt_login, client_of, fresh_app
 
 ALLOWED_ORIGIN = "https://app.example.com"
 OTHER_ORIGIN = "https://evil.example.com"
@@ -34,8 +34,8 @@ def _assert_payload_too_large(response) -> None:
 
 
 @pytest.fixture
-async def cors_app(app, database_url) -> AsyncIterator[Any]:
-    """An app that lets ALLOWED_ORIGIN call it from a browser (`app`: cleanup afterwards)."""
+async def cors_app(database_url, clean_database) -> AsyncIterator[Any]:
+    """An app that lets ALLOWED_ORIGIN call it from a browser."""
     async with fresh_app(database_url, cors_origins=ALLOWED_ORIGIN) as application:
         yield application
 
@@ -62,13 +62,10 @@ async def test_security_headers_on_a_403(client, make_user, auth_headers):
     assert_security_headers(response)
 
 
-async def test_security_headers_on_a_429(client, make_user, settings, monkeypatch):
-    freeze_clock(monkeypatch)
+async def test_security_headers_on_a_429(client, make_user, settings, clock):
     user = await make_user()
     for _ in range(settings.login_max_failures + 1):
-        response = await client.post(
-            "/auth/login", data={"username": user.email, "password": "not the password"}
-        )
+        response = await attempt_login(client, user.email, WRONG_PASSWORD)
 
     assert response.status_code == 429
     assert_security_headers(response)
@@ -130,7 +127,7 @@ async def test_hsts_is_not_sent_by_default(client):
     assert HSTS not in response.headers
 
 
-async def test_hsts_is_sent_when_enabled(app, database_url):
+async def test_hsts_is_sent_when_enabled(database_url):
     async with (
         fresh_app(database_url, hsts_enabled=True) as application,
         client_of(application) as http,
@@ -140,7 +137,7 @@ async def test_hsts_is_sent_when_enabled(app, database_url):
     assert response.headers[HSTS] == "max-age=31536000; includeSubDomains"
 
 
-async def test_hsts_is_sent_on_errors_too_when_enabled(app, database_url):
+async def test_hsts_is_sent_on_errors_too_when_enabled(database_url):
     async with (
         fresh_app(database_url, hsts_enabled=True) as application,
         client_of(application) as http,
@@ -241,7 +238,7 @@ async def test_an_http2_body_over_the_limit_without_a_length_gets_413(app, setti
     assert sent[0]["status"] == 413
 
 
-async def test_max_body_bytes_sets_the_limit(app, database_url):
+async def test_max_body_bytes_sets_the_limit(database_url):
     async with (
         fresh_app(database_url, max_body_bytes=2048) as application,
         client_of(application) as http,

@@ -7,14 +7,13 @@ The end-to-end test runs a real server against a small OTLP collector of its own
 import asyncio
 import gzip
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from app.main import telemetry_config
-from tests.servers import poll_until, server_env, start_server
+from tests.servers import poll_until
 
 
 def test_tracing_is_off_without_an_otlp_endpoint():
@@ -111,26 +110,22 @@ async def collector() -> AsyncIterator[Collector]:
 
 
 async def test_with_an_endpoint_each_request_is_a_span_and_its_log_line_names_the_trace(
-    app, database_url, tmp_path: Path, collector: Collector
+    serve, collector: Collector
 ):
-    env = server_env(
-        database_url,
+    server = await serve(
         OTEL_EXPORTER_OTLP_ENDPOINT=f"http://127.0.0.1:{collector.port}",
         OTEL_SERVICE_NAME="py-auth",
         OTEL_BSP_SCHEDULE_DELAY="50",  # milliseconds: export soon, not every 5 s
     )
-    server = await start_server(env, tmp_path / "server.log")
-    try:
-        async with server.client() as http:
-            await http.get("/health")
-            assert (await http.get("/users/me")).status_code == 401
+    async with server.client() as http:
+        await http.get("/health")
+        assert (await http.get("/users/me")).status_code == 401
 
-            async def exported() -> bool:
-                return any(span.name == "GET /users/me" for span in collector.spans)
+        async def exported() -> bool:
+            return any(span.name == "GET /users/me" for span in collector.spans)
 
-            await poll_until(exported, 20, "no span reached the collector")
-    finally:
-        await server.stop()
+        await poll_until(exported, 20, "no span reached the collector")
+    await server.stop()
 
     (span,) = [span for span in collector.spans if span.name == "GET /users/me"]
     attributes = {item.key: item.value for item in span.attributes}

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from app.articles.models import Article
 from app.audit_log.models import AuditEvent
 from app.auth.models import User, user_roles
-from tests.helpers import PASSWORD, bearer, postgres_only
+from tests.helpers import PASSWORD, attempt_login, bearer, login, postgres_only
 from tests.resilience.proxy import TcpProxy
 from tests.servers import Server, poll_until
 
@@ -38,18 +38,12 @@ async def _register(http: httpx.AsyncClient, email: str) -> httpx.Response:
     return await http.post("/auth/register", json={"email": email, "password": PASSWORD})
 
 
-async def _login(http: httpx.AsyncClient, email: str) -> httpx.Response:
-    return await http.post("/auth/login", data={"username": email, "password": PASSWORD})
-
-
 async def _acknowledged_before_the_cut(http: httpx.AsyncClient) -> dict[str, Any]:
     """Users and an article, each answered 201: what must survive the outage."""
     emails = [f"before{i}@example.com" for i in range(3)]
     for email in emails:
         assert (await _register(http, email)).status_code == 201
-    login = await _login(http, emails[0])
-    assert login.status_code == 200, login.text
-    return {"emails": emails, "tokens": login.json()}
+    return {"emails": emails, "tokens": await login(http, emails[0])}
 
 
 async def _api_calls(http: httpx.AsyncClient, access_token: str) -> list[httpx.Response]:
@@ -57,7 +51,7 @@ async def _api_calls(http: httpx.AsyncClient, access_token: str) -> list[httpx.R
     return list(
         await asyncio.gather(
             http.get("/users/me", headers=bearer(access_token)),
-            _login(http, "before1@example.com"),
+            attempt_login(http, "before1@example.com"),
             _register(http, "during@example.com"),
             http.post("/auth/refresh", json={"refresh_token": "x" * 43}),
             http.get("/articles", headers=bearer(access_token)),
@@ -83,7 +77,7 @@ async def _assert_serving_again(server: Server, http: httpx.AsyncClient, before:
     await _wait_until_ready(http)
     assert server.process.poll() is None, "the server restarted"
     for email in before["emails"]:
-        assert (await _login(http, email)).status_code == 200, email
+        assert (await attempt_login(http, email)).status_code == 200, email
     me = await http.get("/users/me", headers=bearer(before["tokens"]["access_token"]))
     assert me.status_code == 200, me.text
     refreshed = await http.post(
@@ -93,8 +87,8 @@ async def _assert_serving_again(server: Server, http: httpx.AsyncClient, before:
 
 
 @pytest.fixture
-async def server(start, proxied_url) -> Server:
-    return await start(database_url=proxied_url, DB_TIMEOUT_SECONDS=str(DB_TIMEOUT))
+async def server(serve, proxied_url) -> Server:
+    return await serve(database_url=proxied_url, DB_TIMEOUT_SECONDS=str(DB_TIMEOUT))
 
 
 @pytest.fixture
@@ -164,7 +158,7 @@ async def test_a_request_in_flight_when_the_database_goes_silent_ends_within_the
     await proxy.restore()
     await _assert_serving_again(server, http, before)
     # The COMMIT never arrived: the server rolled the transaction back when the link closed.
-    assert (await _login(http, "inflight@example.com")).status_code == 401
+    assert (await attempt_login(http, "inflight@example.com")).status_code == 401
 
 
 async def _count(session, statement) -> int:

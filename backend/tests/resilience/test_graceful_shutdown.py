@@ -55,8 +55,8 @@ def _events(server: Server) -> list[str]:
     ]
 
 
-async def test_sigterm_lets_the_request_in_flight_finish_then_closes_the_pool(start):
-    server = await start("--timeout-graceful-shutdown", "20")
+async def test_sigterm_lets_the_request_in_flight_finish_then_closes_the_pool(serve):
+    server = await serve("--timeout-graceful-shutdown", "20")
     reader, writer = await _start_request(server)
 
     server.process.send_signal(signal.SIGTERM)
@@ -74,9 +74,9 @@ async def test_sigterm_lets_the_request_in_flight_finish_then_closes_the_pool(st
 
 
 async def test_a_request_longer_than_the_graceful_timeout_is_cut_and_the_pool_still_closed(
-    start,
+    serve,
 ):
-    server = await start("--timeout-graceful-shutdown", "1")
+    server = await serve("--timeout-graceful-shutdown", "1")
     _, writer = await _start_request(server)  # and its body never comes
 
     server.process.send_signal(signal.SIGTERM)
@@ -87,8 +87,8 @@ async def test_a_request_longer_than_the_graceful_timeout_is_cut_and_the_pool_st
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
-async def test_an_idle_server_exits_cleanly_on_a_signal(start, sig):
-    server = await start()
+async def test_an_idle_server_exits_cleanly_on_a_signal(serve, sig):
+    server = await serve()
 
     assert await server.stop(sig) in CLEAN_EXITS
     events = _events(server)

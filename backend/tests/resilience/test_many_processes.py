@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from tests.helpers import PASSWORD, bearer, postgres_only
+from tests.helpers import attempt_login, bearer, login, postgres_only
 from tests.servers import Server, server_env, start_server
 
 pytestmark = postgres_only
@@ -18,7 +18,7 @@ pytestmark = postgres_only
 async def servers(
     database_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[tuple[Server, Server]]:
-    """Two servers for the module; each test empties the database after itself (`app`)."""
+    """Two servers for the module; each test empties the database after itself (`a`, `b`)."""
     logs = tmp_path_factory.mktemp("servers")
     env = server_env(database_url)
     started = await asyncio.gather(
@@ -35,31 +35,20 @@ async def servers(
 
 
 @pytest.fixture
-async def a(servers, app) -> AsyncIterator[httpx.AsyncClient]:
+async def a(servers, clean_database) -> AsyncIterator[httpx.AsyncClient]:
     async with servers[0].client() as http:
         yield http
 
 
 @pytest.fixture
-async def b(servers, app) -> AsyncIterator[httpx.AsyncClient]:
+async def b(servers, clean_database) -> AsyncIterator[httpx.AsyncClient]:
     async with servers[1].client() as http:
         yield http
 
 
-async def _login(http: httpx.AsyncClient, email: str, password: str = PASSWORD) -> httpx.Response:
-    return await http.post("/auth/login", data={"username": email, "password": password})
-
-
-async def _tokens(http: httpx.AsyncClient, email: str) -> dict[str, str]:
-    response = await _login(http, email)
-    assert response.status_code == 200, response.text
-    tokens: dict[str, str] = response.json()
-    return tokens
-
-
 async def test_a_logout_on_one_process_ends_the_session_on_the_other(a, b, make_user):
     user = await make_user()
-    tokens = await _tokens(a, user.email)
+    tokens = await login(a, user.email)
     assert (await b.get("/users/me", headers=bearer(tokens["access_token"]))).status_code == 200
 
     assert (
@@ -79,7 +68,7 @@ async def test_a_deactivation_on_one_process_locks_the_user_out_of_the_other(
 ):
     admin = await make_user(roles=["admin"])
     user = await make_user()
-    tokens = await _tokens(b, user.email)
+    tokens = await login(b, user.email)
 
     response = await a.patch(
         f"/users/{user.id}", json={"is_active": False}, headers=await auth_headers(admin)
@@ -89,13 +78,13 @@ async def test_a_deactivation_on_one_process_locks_the_user_out_of_the_other(
     assert (await b.get("/users/me", headers=bearer(tokens["access_token"]))).status_code == 401
     refresh = await b.post("/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
     assert refresh.status_code == 401
-    assert (await _login(b, user.email)).status_code == 401
+    assert (await attempt_login(b, user.email)).status_code == 401
 
 
 async def test_a_role_change_on_one_process_applies_on_the_other(a, b, make_user, auth_headers):
     admin = await make_user(roles=["admin"])
     user = await make_user(roles=["viewer"])
-    headers = bearer((await _tokens(b, user.email))["access_token"])
+    headers = bearer((await login(b, user.email))["access_token"])
     article = {"title": "Written on B"}
     assert (await b.post("/articles", json=article, headers=headers)).status_code == 403
 
@@ -115,9 +104,9 @@ async def test_a_role_change_on_one_process_applies_on_the_other(a, b, make_user
 async def test_a_lockout_earned_on_one_process_holds_on_the_other(a, b, make_user, settings):
     user = await make_user()
     for _ in range(settings.login_max_failures):
-        assert (await _login(a, user.email, "wrong password, again")).status_code == 401
+        assert (await attempt_login(a, user.email, "wrong password, again")).status_code == 401
 
-    locked = await _login(b, user.email)
+    locked = await attempt_login(b, user.email)
 
     assert locked.status_code == 429
     assert locked.json()["code"] == "rate_limited"
@@ -130,7 +119,7 @@ async def test_one_refresh_token_sent_to_both_at_once_succeeds_once_and_revokes_
 ):
     # Five times: which process wins changes; that exactly one does, does not.
     user = await make_user()
-    tokens = await _tokens(a, user.email)
+    tokens = await login(a, user.email)
     body = {"refresh_token": tokens["refresh_token"]}
 
     answers = await asyncio.gather(

@@ -6,13 +6,12 @@ from sqlalchemy import select
 
 from app.audit_log.models import AuditEvent
 from app.auth.models import Permission, Role, role_permissions
+from tests.helpers import end_read
 
 
 @pytest.fixture
-async def role_manager(session, make_user):
-    permission = await session.scalar(select(Permission).where(Permission.name == "manage_roles"))
-    session.add(Role(name="role-manager", description="", permissions=[permission]))
-    await session.commit()
+async def role_manager(make_role, make_user):
+    await make_role("role-manager", permissions=["manage_roles"])
     return await make_user(roles=["role-manager"])
 
 
@@ -26,7 +25,7 @@ async def _permissions_of(session, name: str) -> list[str]:
             .order_by(Permission.name)
         )
     )
-    await session.rollback()  # on SQLite, an open transaction holds the write lock
+    await end_read(session)
     return names
 
 

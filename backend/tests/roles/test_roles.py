@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from app.auth.models import Permission, Role
+from tests.helpers import assert_error, end_read
 
 VIEWER_PERMISSIONS = ["read_article", "read_user"]
 EDITOR_PERMISSIONS = ["create_article", "read_article", "read_user", "update_article"]
@@ -19,8 +20,7 @@ EDITOR_PERMISSIONS = ["create_article", "read_article", "read_user", "update_art
 async def all_permissions(session: Any) -> list[str]:
     """Every permission the migrations created, sorted."""
     names = list(await session.scalars(select(Permission.name).order_by(Permission.name)))
-    # End the read transaction: on SQLite it holds the write lock the API needs.
-    await session.commit()
+    await end_read(session)
     return names
 
 
@@ -31,19 +31,13 @@ async def stored_role(session: Any, name: str) -> Role | None:
         .where(Role.name == name)
         .execution_options(populate_existing=True)
     )
-    # End the read transaction: on SQLite it holds the write lock the API needs.
-    await session.commit()
+    await end_read(session)
     return role
 
 
 def permission_names(role: Role | None) -> list[str]:
     assert role is not None
     return sorted(permission.name for permission in role.permissions)
-
-
-def assert_error(response: Any, status: int, code: str) -> None:
-    assert response.status_code == status, response.text
-    assert response.json()["code"] == code
 
 
 async def create_role(
@@ -345,13 +339,11 @@ class TestDeleteRole:
         assert_error(response, 404, "not_found")
 
     @pytest.mark.parametrize("name", ["viewer", "editor", "admin"])
-    async def test_built_in_role_is_409(self, client, session, make_user, auth_headers, name):
+    async def test_built_in_role_is_409(
+        self, client, session, make_user, make_role, auth_headers, name
+    ):
         # The caller holds no built-in role, so none is refused merely for being held.
-        permission = await session.scalar(
-            select(Permission).where(Permission.name == "manage_roles")
-        )
-        session.add(Role(name="role-manager", description="", permissions=[permission]))
-        await session.commit()
+        await make_role("role-manager", permissions=["manage_roles"])
         manager = await make_user(roles=["role-manager"])
 
         response = await client.delete(f"/roles/{name}", headers=await auth_headers(manager))

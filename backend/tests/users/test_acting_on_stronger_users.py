@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from app.audit_log.models import AuditEvent
-from tests.users.test_admin import fetch_user, make_role
+from tests.helpers import fetch_user
 
 Action = Callable[[Any, int, dict[str, str]], Awaitable[Any]]
 
@@ -24,8 +24,8 @@ ACTIONS: dict[str, Action] = {
 
 
 @pytest.fixture
-async def manager(session, make_user):
-    await make_role(session, "user-manager", ["read_user", "update_user", "delete_user"])
+async def manager(make_role, make_user):
+    await make_role("user-manager", permissions=["read_user", "update_user", "delete_user"])
     return await make_user(roles=["user-manager"])
 
 

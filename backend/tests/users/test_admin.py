@@ -11,21 +11,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from app.articles.models import Article
-from app.auth.models import Permission, RefreshToken, Role, User
-from tests.helpers import bearer, login
-
-
-async def fetch_user(session: Any, user_id: int) -> User | None:
-    """The user as the database holds it now, with roles."""
-    user: User | None = await session.scalar(
-        select(User)
-        .options(selectinload(User.roles))
-        .where(User.id == user_id)
-        .execution_options(populate_existing=True)
-    )
-    # End the read transaction: on SQLite it holds the write lock the API needs.
-    await session.commit()
-    return user
+from app.auth.models import Permission, RefreshToken, Role
+from tests.helpers import assert_error, bearer, end_read, fetch_user, login
 
 
 async def refresh_tokens_of(session: Any, user_id: int) -> list[RefreshToken]:
@@ -36,19 +23,8 @@ async def refresh_tokens_of(session: Any, user_id: int) -> list[RefreshToken]:
             .execution_options(populate_existing=True)
         )
     )
-    await session.commit()
+    await end_read(session)
     return tokens
-
-
-async def make_role(session: Any, name: str, permissions: list[str]) -> None:
-    rows = list(await session.scalars(select(Permission).where(Permission.name.in_(permissions))))
-    session.add(Role(name=name, description="", permissions=rows))
-    await session.commit()
-
-
-def assert_error(response: Any, status: int, code: str) -> None:
-    assert response.status_code == status, response.text
-    assert response.json()["code"] == code
 
 
 def emails(page: dict[str, Any]) -> list[str]:
@@ -521,9 +497,9 @@ class TestUpdateUser:
         assert_error(response, 403, "permission_denied")
 
     async def test_cannot_grant_a_role_holding_permissions_one_lacks(
-        self, client, session, make_user, auth_headers
+        self, client, session, make_user, make_role, auth_headers
     ):
-        await make_role(session, "user-manager", ["read_user", "update_user"])
+        await make_role("user-manager", permissions=["read_user", "update_user"])
         manager = await make_user(roles=["user-manager"])
 
         response = await client.patch(
@@ -539,9 +515,9 @@ class TestUpdateUser:
         assert [role.name for role in stored.roles] == ["user-manager"]
 
     async def test_cannot_remove_a_role_from_a_user_holding_permissions_one_lacks(
-        self, client, session, make_user, auth_headers
+        self, client, session, make_user, make_role, auth_headers
     ):
-        await make_role(session, "user-manager", ["read_user", "update_user"])
+        await make_role("user-manager", permissions=["read_user", "update_user"])
         manager = await make_user(roles=["user-manager"])
         await make_user(roles=["admin"])
         admin = await make_user(roles=["admin"])
@@ -556,9 +532,9 @@ class TestUpdateUser:
         assert [role.name for role in stored.roles] == ["admin"]
 
     async def test_can_grant_a_role_whose_permissions_one_holds(
-        self, client, session, make_user, auth_headers
+        self, client, session, make_user, make_role, auth_headers
     ):
-        await make_role(session, "user-manager", ["read_article", "read_user", "update_user"])
+        await make_role("user-manager", permissions=["read_article", "read_user", "update_user"])
         manager = await make_user(roles=["user-manager"])
         target = await make_user(roles=[])
 
@@ -646,5 +622,5 @@ class TestDeleteUser:
         assert response.status_code == 200
         assert response.json()["author"] is None
         count = await session.scalar(select(func.count()).select_from(Article))
-        await session.commit()
+        await end_read(session)
         assert count == 1

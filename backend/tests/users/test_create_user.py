@@ -1,17 +1,9 @@
 """POST /users: an administrator creates an account (security review, item 1)."""
 
-from typing import Any
-
 from sqlalchemy import select
 
 from app.audit_log.models import AuditEvent
-from tests.helpers import PASSWORD, login
-from tests.users.test_admin import make_role
-
-
-def assert_error(response: Any, status: int, code: str) -> None:
-    assert response.status_code == status, response.text
-    assert response.json()["code"] == code
+from tests.helpers import PASSWORD, assert_error, bearer, client_of, fresh_app, login
 
 
 async def test_an_admin_creates_an_account_that_can_log_in(
@@ -97,9 +89,9 @@ async def test_an_address_with_an_account_is_409(client, make_user, auth_headers
 
 
 async def test_no_role_can_be_given_whose_permissions_the_creator_lacks(
-    client, session, make_user, auth_headers
+    client, session, make_user, make_role, auth_headers
 ):
-    await make_role(session, "onboarding", ["create_user"])
+    await make_role("onboarding", permissions=["create_user"])
     creator = await make_user(roles=["onboarding"])
 
     response = await client.post(
@@ -125,28 +117,17 @@ async def test_an_unknown_role_is_422(client, make_user, auth_headers):
     assert_error(response, 422, "validation_error")
 
 
-async def test_accounts_can_be_created_while_registration_is_closed(app, database_url):
-    # (`app` is requested for its cleanup of the database after the test.)
-    from tests.helpers import client_of, fresh_app
-
-    async with fresh_app(database_url, registration="closed") as app:
-        from app.auth.models import Role, User
-
-        async with app.state.database.sessionmaker() as session:
-            admin_role = await session.scalar(select(Role).where(Role.name == "admin"))
-            admin = User(
-                email="closed-admin@example.com",
-                hashed_password=await app.state.password_hasher.hash(PASSWORD),
-                roles=[admin_role],
-            )
-            session.add(admin)
-            await session.commit()
-        async with client_of(app) as client:
-            tokens = await login(client, admin.email)
-            response = await client.post(
-                "/users",
-                json={"email": "invited@example.com", "password": PASSWORD},
-                headers={"Authorization": f"Bearer {tokens['access_token']}"},
-            )
+async def test_accounts_can_be_created_while_registration_is_closed(database_url, make_user):
+    admin = await make_user("closed-admin@example.com", roles=["admin"])
+    async with (
+        fresh_app(database_url, registration="closed") as closed,
+        client_of(closed) as http,
+    ):
+        tokens = await login(http, admin.email)
+        response = await http.post(
+            "/users",
+            json={"email": "invited@example.com", "password": PASSWORD},
+            headers=bearer(tokens["access_token"]),
+        )
 
     assert response.status_code == 201, response.text

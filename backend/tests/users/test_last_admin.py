@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from app.auth.models import Permission, Role, User, user_roles
 from app.users import service as users_service
-from tests.helpers import postgres_only
+from tests.helpers import end_read, postgres_only
 
 
 async def active_admin_ids(session: Any) -> set[int]:
@@ -20,15 +20,8 @@ async def active_admin_ids(session: Any) -> set[int]:
             .where(Role.name == "admin", User.is_active.is_(True))
         )
     )
-    # End the read transaction: on SQLite it holds the write lock the API needs.
-    await session.commit()
+    await end_read(session)
     return ids
-
-
-async def make_role(session: Any, name: str, permissions: list[str]) -> None:
-    rows = list(await session.scalars(select(Permission).where(Permission.name.in_(permissions))))
-    session.add(Role(name=name, description="", permissions=rows))
-    await session.commit()
 
 
 def assert_conflict(response: Any) -> None:
@@ -56,9 +49,9 @@ async def every_permission(session: Any) -> list[str]:
 # A deputy holds every permission without the admin role: acting on the admin is allowed (they
 # hold no less), and only the last-admin rule stands in the way.
 async def test_last_admin_cannot_be_deactivated_by_a_deputy(
-    client, session, make_user, auth_headers
+    client, session, make_user, make_role, auth_headers
 ):
-    await make_role(session, "deputy", await every_permission(session))
+    await make_role("deputy", permissions=await every_permission(session))
     manager = await make_user(roles=["deputy"])
     admin = await make_user(roles=["admin"])
 
@@ -70,8 +63,8 @@ async def test_last_admin_cannot_be_deactivated_by_a_deputy(
     assert await active_admin_ids(session) == {admin.id}
 
 
-async def test_last_admin_cannot_be_deleted(client, session, make_user, auth_headers):
-    await make_role(session, "deputy", await every_permission(session))
+async def test_last_admin_cannot_be_deleted(client, session, make_user, make_role, auth_headers):
+    await make_role("deputy", permissions=await every_permission(session))
     manager = await make_user(roles=["deputy"])
     admin = await make_user(roles=["admin"])
 

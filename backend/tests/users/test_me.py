@@ -4,7 +4,7 @@ import pytest
 from sqlalchemy import insert, select
 
 from app.auth.models import Role, user_roles
-from tests.helpers import PASSWORD, bearer, login
+from tests.helpers import PASSWORD, attempt_login, bearer, login
 
 NEW_PASSWORD = "a brand new passphrase"
 
@@ -15,11 +15,6 @@ async def _change_password(client, headers, current: str = PASSWORD, new: str = 
         headers=headers,
         json={"current_password": current, "new_password": new},
     )
-
-
-async def _login_status(client, email: str, password: str) -> int:
-    response = await client.post("/auth/login", data={"username": email, "password": password})
-    return response.status_code
 
 
 async def test_read_me_without_a_token_gives_401(client):
@@ -116,16 +111,16 @@ async def test_change_password_returns_204_and_the_old_password_stops_working(
     response = await _change_password(client, await auth_headers(user))
 
     assert response.status_code == 204
-    assert await _login_status(client, user.email, PASSWORD) == 401
+    assert (await attempt_login(client, user.email, PASSWORD)).status_code == 401
 
 
 async def test_change_password_makes_the_new_password_work(client, make_user, auth_headers):
     user = await make_user()
-    assert await _login_status(client, user.email, NEW_PASSWORD) == 401
+    assert (await attempt_login(client, user.email, NEW_PASSWORD)).status_code == 401
 
     assert (await _change_password(client, await auth_headers(user))).status_code == 204
 
-    assert await _login_status(client, user.email, NEW_PASSWORD) == 200
+    assert (await attempt_login(client, user.email, NEW_PASSWORD)).status_code == 200
 
 
 async def test_change_password_revokes_every_refresh_token_of_the_user(
@@ -153,7 +148,7 @@ async def test_change_password_with_a_wrong_current_password_gives_400(
 
     assert response.status_code == 400
     assert response.json()["code"] == "invalid_current_password"
-    assert await _login_status(client, user.email, PASSWORD) == 200
+    assert (await attempt_login(client, user.email, PASSWORD)).status_code == 200
 
 
 @pytest.mark.parametrize(
@@ -172,7 +167,7 @@ async def test_change_password_refuses_a_new_password_against_the_policy(
     body = response.json()
     assert body["code"] == "validation_error"
     assert [error["loc"] for error in body["errors"]] == [["body", "new_password"]]
-    assert await _login_status(client, user.email, PASSWORD) == 200
+    assert (await attempt_login(client, user.email, PASSWORD)).status_code == 200
 
 
 async def test_change_password_without_a_token_gives_401(client):

@@ -1,17 +1,10 @@
 """The user directory shows who exists; how to reach them and where they sign in from needs
 read_user_private (OWASP API3:2023, property-level authorization). Security review, item 1."""
 
-from typing import Any
-
 from sqlalchemy import select
 
 from app.audit_log.models import AuditEvent
-from tests.helpers import login
-
-
-def assert_error(response: Any, status: int, code: str) -> None:
-    assert response.status_code == status, response.text
-    assert response.json()["code"] == code
+from tests.helpers import assert_error, login
 
 
 async def test_a_viewer_lists_the_directory_without_emails(client, make_user, auth_headers):
@@ -113,11 +106,9 @@ async def test_an_admin_reads_another_users_sessions(client, make_user, auth_hea
 
 
 async def test_an_editor_without_read_user_private_gets_the_edited_user_without_email(
-    client, session, make_user, auth_headers
+    client, make_user, make_role, auth_headers
 ):
-    from tests.users.test_admin import make_role
-
-    await make_role(session, "user-editor", ["read_user", "update_user"])
+    await make_role("user-editor", permissions=["read_user", "update_user"])
     editor = await make_user(roles=["user-editor"])
     other = await make_user(roles=[])
 
