@@ -33,6 +33,7 @@ from fastapi.responses import JSONResponse
 # test_bench_reference.py checks that they stay the same).
 ME_SQL = """
 SELECT users.email, users.full_name, users.is_active, users.created_at,
+       users.email_verified_at IS NOT NULL AS email_verified,
        roles.name, permissions.name,
        EXISTS (SELECT * FROM auth_sessions
                WHERE auth_sessions.id = $1 AND auth_sessions.user_id = users.id
@@ -75,8 +76,8 @@ def me_body(user_id: int, rows: Sequence[Sequence[Any]]) -> dict[str, Any] | Non
     user (or the token's session is no longer live)."""
     if not rows:
         return None
-    email, full_name, is_active, created_at = rows[0][:4]
-    if not is_active or not rows[0][6]:
+    email, full_name, is_active, created_at, email_verified = rows[0][:5]
+    if not is_active or not rows[0][7]:
         return None
     return {
         "id": user_id,
@@ -84,8 +85,9 @@ def me_body(user_id: int, rows: Sequence[Sequence[Any]]) -> dict[str, Any] | Non
         "full_name": full_name,
         "is_active": is_active,
         "created_at": iso_utc(created_at),
-        "roles": sorted({row[4] for row in rows if row[4] is not None}),
-        "permissions": sorted({row[5] for row in rows if row[5] is not None}),
+        "roles": sorted({row[5] for row in rows if row[5] is not None}),
+        "email_verified": email_verified,
+        "permissions": sorted({row[6] for row in rows if row[6] is not None}),
     }
 
 

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.service import purge_events
 from app.auth.models import User
+from app.auth.one_time_tokens import purge as purge_one_time_tokens
 from app.auth.passwords import password_problem
 from app.auth.sessions import purge_expired_sessions
 from app.auth.throttling import purge_stale_login_throttles
@@ -82,14 +83,16 @@ def purge_tokens() -> None:
     matter (idempotent; safe while the app runs)."""
     settings = _settings()
 
-    async def run() -> tuple[int, int]:
+    async def run() -> tuple[int, int, int]:
         async with _session(settings) as session:
             sessions = await purge_expired_sessions(session, idle_days=settings.refresh_idle_days)
-            return sessions, await purge_stale_login_throttles(session, settings)
+            throttles = await purge_stale_login_throttles(session, settings)
+            return sessions, throttles, await purge_one_time_tokens(session)
 
-    sessions, throttles = asyncio.run(run())
+    sessions, throttles, mailed = asyncio.run(run())
     typer.echo(
-        f"Deleted {sessions} expired or revoked sessions and {throttles} stale login throttles."
+        f"Deleted {sessions} expired or revoked sessions, {throttles} stale login throttles "
+        f"and {mailed} used or expired mailed tokens."
     )
 
 

@@ -33,6 +33,7 @@ from app.core.metrics import watch_pool
 from app.core.middleware import QUIET_ROUTES, RequestContextMiddleware
 from app.core.rate_limit import ClientRateLimiter
 from app.core.security import AccessTokenCodec, PasswordHasher
+from app.mail.mailer import Mailer
 from app.roles.router import router as roles_router
 from app.ui import install_ui
 from app.users.router import router as users_router
@@ -90,6 +91,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         gc.freeze()
         yield
         # uvicorn runs this on SIGTERM once the requests in flight have finished.
+        await app.state.mailer.close()
         await app.state.database.dispose()
         logger.info("database pool closed", extra={"fields": {"event": "shutdown"}})
 
@@ -110,6 +112,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.database = Database(settings)
     app.state.access_tokens = AccessTokenCodec(settings)
     app.state.password_hasher = PasswordHasher(settings)
+    app.state.mailer = Mailer(settings)
     app.state.rate_limiter = ClientRateLimiter(
         settings.auth_rate_limit, settings.rate_limit_storage_url
     )

@@ -5,6 +5,7 @@ from app.audit_log.models import AuditEvent
 from app.auth.models import (
     AuthSession,
     LoginThrottle,
+    OneTimeToken,
     Permission,
     RefreshToken,
     Role,
@@ -20,6 +21,7 @@ __all__ = [
     "AuthSession",
     "Base",
     "LoginThrottle",
+    "OneTimeToken",
     "Permission",
     "RefreshToken",
     "Role",

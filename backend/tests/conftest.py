@@ -23,6 +23,7 @@ from app.core.security import AccessTokenCodec
 from app.main import create_app
 from app.models import Base
 from tests.helpers import (
+    MAIL_FOLDER,
     ON_POSTGRES,
     PASSWORD,
     SEED_TABLES,
@@ -33,6 +34,7 @@ from tests.helpers import (
     run_migrations,
     set_cli_environment,
 )
+from tests.mailbox import Mailbox
 from tests.servers import Server, server_env, start_make_run_server, start_server
 
 
@@ -318,3 +320,12 @@ async def serve(
     yield start
     for server in servers:
         server.kill()
+
+
+@pytest.fixture
+def mailbox() -> Iterator[Mailbox]:
+    """The mail the app sends during the test (an empty box at the start)."""
+    box = Mailbox(MAIL_FOLDER)
+    box.clear()
+    yield box
+    box.clear()

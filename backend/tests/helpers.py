@@ -1,6 +1,7 @@
 """Helpers shared by the tests (fixtures live in conftest.py)."""
 
 import os
+import tempfile
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -40,6 +41,10 @@ postgres_only = pytest.mark.skipif(
 )
 
 
+# One folder per test process: a test's mail is read from it (tests/mailbox.py).
+MAIL_FOLDER = Path(tempfile.mkdtemp(prefix="pyauth-mail-"))
+
+
 def make_settings(database_url: str, **overrides: Any) -> Settings:
     """Settings for tests: no .env, cheap Argon2 (the defaults stay pwdlib's)."""
     values: dict[str, Any] = {
@@ -49,6 +54,8 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "argon2_memory_kib": 1024,
         "argon2_parallelism": 1,
         "auth_rate_limit": "",  # tests of the per-IP limit turn it on
+        # Mail goes to a folder of this run (the `mailbox` fixture reads it), never backend/var.
+        "mail_url": f"file://{MAIL_FOLDER}",
         **overrides,
     }
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
@@ -62,11 +69,18 @@ def run_migrations(database_url: str, revision: str = "head", *, downgrade: bool
 
 
 async def attempt_login(
-    http: httpx.AsyncClient, email: str, password: str = PASSWORD, **request: Any
+    http: httpx.AsyncClient,
+    email: str,
+    password: str = PASSWORD,
+    *,
+    form: dict[str, str] | None = None,
+    **request: Any,
 ) -> httpx.Response:
-    """POST /auth/login as the login form sends it: the answer, whatever it is. `request`: more
-    arguments of the request (`headers=...`)."""
-    return await http.post("/auth/login", data={"username": email, "password": password}, **request)
+    """POST /auth/login as the login form sends it: the answer, whatever it is. `form`: more
+    fields of the form (`{"grant_type": "password"}`); `request`: more arguments of the
+    request (`headers=...`)."""
+    data = {"username": email, "password": password, **(form or {})}
+    return await http.post("/auth/login", data=data, **request)
 
 
 async def login(
@@ -83,6 +97,27 @@ def assert_error(response: httpx.Response, status: int, code: str) -> None:
     """The API refused with this status and this error code."""
     assert response.status_code == status, response.text
     assert response.json()["code"] == code
+
+
+def assert_401(response: httpx.Response, code: str) -> None:
+    """A 401 with this error code and a Bearer challenge."""
+    assert_error(response, 401, code)
+    assert response.headers["WWW-Authenticate"].partition(" ")[0] == "Bearer"
+
+
+SECURITY_HEADERS = {
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+}
+
+
+def assert_security_headers(response: httpx.Response) -> None:
+    """The headers that every response of the API carries, error or not."""
+    for name, value in SECURITY_HEADERS.items():
+        assert response.headers.get(name) == value, name
 
 
 async def end_read(session: AsyncSession) -> None:

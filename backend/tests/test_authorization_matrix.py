@@ -93,6 +93,32 @@ MATRIX = [
         form=lambda t: {"token": t.refresh_token},
         needs_login=True,
     ),
+    # Recovery: public; a mailed token is the credential, and the answer tells nothing.
+    Row(
+        "POST",
+        "/auth/forgot-password",
+        (202, 202, 202, 202),
+        body=lambda t: {"email": t.user_email},
+    ),
+    Row(
+        "POST",
+        "/auth/reset-password",
+        (400, 400, 400, 400),
+        body=lambda _: {"token": "not-a-mailed-token", "password": PASSWORD + "!"},
+    ),
+    Row(
+        "POST",
+        "/auth/request-verify-token",
+        (202, 202, 202, 202),
+        body=lambda t: {"email": t.user_email},
+    ),
+    Row("POST", "/auth/verify", (400, 400, 400, 400), body=lambda _: {"token": "not-mailed"}),
+    Row(
+        "POST",
+        "/auth/accept-invitation",
+        (400, 400, 400, 400),
+        body=lambda _: {"token": "not-mailed", "password": PASSWORD},
+    ),
     Row("POST", "/auth/logout-all", (401, 204, 204, 204)),
     Row("GET", "/auth/sessions", (401, 200, 200, 200)),
     # Another user's session does not exist for the caller, whoever the caller is.
@@ -115,6 +141,28 @@ MATRIX = [
         body=lambda _: {"email": f"made-{uuid.uuid4().hex[:8]}@example.com", "password": PASSWORD},
     ),
     Row("GET", "/users", (401, 200, 200, 200)),
+    Row(
+        "POST",
+        "/users/me/email",
+        (401, 202, 202, 202),
+        body=lambda _: {
+            "new_email": f"moved-{uuid.uuid4().hex[:8]}@example.com",
+            "password": PASSWORD,
+        },
+    ),
+    Row(
+        "POST",
+        "/users/me/email/confirm",
+        (401, 400, 400, 400),
+        body=lambda _: {"token": "not-mailed"},
+    ),
+    Row(
+        "POST",
+        "/users/invitations",
+        (401, 403, 403, 202),
+        body=lambda _: {"email": f"invited-{uuid.uuid4().hex[:8]}@example.com", "roles": []},
+    ),
+    Row("POST", "/users/{user_id}/password-reset", (401, 403, 403, 202)),
     Row("GET", "/users/{user_id}", (401, 200, 200, 200)),
     Row("PATCH", "/users/{user_id}", (401, 403, 403, 200), body=lambda _: {"full_name": "R"}),
     Row("DELETE", "/users/{user_id}", (401, 403, 403, 204)),

@@ -27,6 +27,12 @@ PUBLIC_ROUTES = frozenset(
         ("POST", "/auth/refresh"),
         ("POST", "/auth/logout"),  # the refresh token in the body is the credential
         ("POST", "/auth/revoke"),  # RFC 7009: the token in the body is the credential
+        # Recovery: the mailed token in the body is the credential, or nothing is told.
+        ("POST", "/auth/forgot-password"),
+        ("POST", "/auth/reset-password"),
+        ("POST", "/auth/request-verify-token"),
+        ("POST", "/auth/verify"),
+        ("POST", "/auth/accept-invitation"),
         ("GET", "/metrics"),  # for Prometheus: METRICS_TOKEN, not a user (404 until it is set)
         ("GET", "/openapi.json"),
         ("GET", "/docs"),

@@ -38,6 +38,15 @@ class Event(StrEnum):
     ROLE_DELETED = "role_deleted"
     LOCKOUT_LIFTED = "lockout_lifted"
     PERMISSION_DENIED = "permission_denied"
+    PASSWORD_RESET_REQUESTED = "password_reset_requested"
+    PASSWORD_RESET_SENT = "password_reset_sent"
+    PASSWORD_RESET = "password_reset"
+    EMAIL_VERIFICATION_SENT = "email_verification_sent"
+    EMAIL_VERIFIED = "email_verified"
+    EMAIL_CHANGE_REQUESTED = "email_change_requested"
+    EMAIL_CHANGED = "email_changed"
+    USER_INVITED = "user_invited"
+    INVITATION_ACCEPTED = "invitation_accepted"
 
 
 def record(

@@ -15,7 +15,6 @@ from app.audit_log import writer as audit_log
 from app.audit_log.writer import Event
 from app.auth.exceptions import (
     EmailAlreadyRegistered,
-    PasswordRejected,
     RegistrationClosed,
     WrongCurrentPassword,
 )
@@ -23,7 +22,9 @@ from app.auth.models import (
     Role,
     User,
 )
-from app.auth.passwords import password_problem
+from app.auth.passwords import check_password_policy
+from app.auth.postbox import Postbox
+from app.auth.recovery import send_verification
 from app.auth.sessions import revoke_all_sessions
 from app.core.config import Settings, SettingsError
 from app.core.context import ClientContext
@@ -42,38 +43,56 @@ async def check_default_role(database: Database, settings: Settings) -> None:
         )
 
 
-def check_password_policy(password: str, email: str | None, settings: Settings, field: str) -> None:
-    problem = password_problem(password, email, min_length=settings.password_min_length)
-    if problem is not None:
-        raise PasswordRejected(problem, field=field)
-
-
 async def register_user(
     session: AsyncSession,
     hasher: PasswordHasher,
     settings: Settings,
+    postbox: Postbox,
     client: ClientContext,
     *,
     email: str,
     password: str,
     full_name: str | None,
-) -> User:
+) -> User | None:
+    """A new account with DEFAULT_ROLE, and a mail to verify its address. With
+    EMAIL_VERIFICATION=required the answer must not tell whether the address had an account:
+    None then, and the owner of a taken address is told by mail instead."""
     if settings.registration == "closed":
         raise RegistrationClosed()
     default_role = await session.scalar(select(Role).where(Role.name == settings.default_role))
     if default_role is None:
         # Checked at startup, and the role cannot be deleted while it is the default.
         raise RuntimeError(f"The default role {settings.default_role!r} does not exist.")
-    user = await add_account(
-        session,
-        hasher,
-        settings,
-        email=email,
-        password=password,
-        full_name=full_name,
-        roles=[default_role],
-    )
+    if settings.email_verification == "required":
+        try:
+            # A savepoint: a taken address must leave the request's transaction usable.
+            async with session.begin_nested():
+                user = await add_account(
+                    session,
+                    hasher,
+                    settings,
+                    email=email,
+                    password=password,
+                    full_name=full_name,
+                    roles=[default_role],
+                )
+        except EmailAlreadyRegistered:
+            # The same 202 as for a new account (the same work too: the password was hashed);
+            # only the owner learns of it, by mail.
+            postbox.send("registration_attempt", email, reset_url=postbox.page("forgot-password"))
+            return None
+    else:
+        user = await add_account(
+            session,
+            hasher,
+            settings,
+            email=email,
+            password=password,
+            full_name=full_name,
+            roles=[default_role],
+        )
     audit_log.record(session, Event.USER_REGISTERED, client, actor_id=user.id, subject_id=user.id)
+    await send_verification(session, settings, postbox, client, user)
     return user
 
 

@@ -32,6 +32,7 @@ class PrincipalRow(NamedTuple):
     full_name: str | None
     is_active: bool
     created_at: datetime
+    email_verified: bool
     role: str | None
     permission: str | None
     session_is_live: bool
@@ -46,6 +47,7 @@ PRINCIPAL = FastRead(
         User.full_name,
         User.is_active,
         User.created_at,
+        User.email_verified_at.is_not(None).label("email_verified"),
         Role.name,
         Permission.name,
         exists()
@@ -83,6 +85,7 @@ async def load_principal(
         full_name=first.full_name,
         is_active=first.is_active,
         created_at=first.created_at,
+        email_verified=first.email_verified,
         roles=tuple(sorted({row.role for row in rows if row.role is not None})),
         permissions=frozenset(row.permission for row in rows if row.permission is not None),
         session_id=session_id,

@@ -93,6 +93,24 @@ class NotOwner(PermissionDenied):
         )
 
 
+class OneTimeTokenInvalid(AppError):
+    """A mailed token that is unknown, used, expired or of another purpose: one answer for
+    all, so that it tells nothing about which."""
+
+    status_code = 400
+    code = "invalid_token"
+    detail = "The link is invalid or has expired; ask for a new one."
+
+
+class EmailNotVerified(PermissionDenied):
+    """The right password of an account whose address is not verified yet, while
+    EMAIL_VERIFICATION=required."""
+
+    code = "email_not_verified"
+    persist_changes = True  # the attempt is forgotten and audited
+    detail = "Verify your email address first: follow the link we sent you."
+
+
 class CsrfFailed(PermissionDenied):
     code = "csrf_failed"
     detail = "Missing or wrong X-CSRF-Token header."

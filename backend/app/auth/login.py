@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit_log import writer as audit_log
 from app.audit_log.writer import Event
 from app.auth.exceptions import (
+    EmailNotVerified,
     InvalidCredentials,
     LoginThrottled,
 )
@@ -19,7 +20,7 @@ from app.auth.models import (
     User,
 )
 from app.auth.sessions import TokenPair, start_session
-from app.auth.throttling import start_lockout, take_login_attempt
+from app.auth.throttling import forget_login_failures, start_lockout, take_login_attempt
 from app.core.clock import utcnow
 from app.core.config import Settings
 from app.core.context import ClientContext
@@ -71,6 +72,13 @@ async def login(
             await start_lockout(session, settings, email, utcnow(), attempt)
         await _failed_login(session, client, reason, email=email, user_id=user.id if user else None)
         raise InvalidCredentials()
+
+    if settings.email_verification == "required" and user.email_verified_at is None:
+        # The right password: the attempt is not a failure, but no session before the
+        # address is proven.
+        await forget_login_failures(session, email)
+        await _failed_login(session, client, "email_not_verified", email=email, user_id=user.id)
+        raise EmailNotVerified()
 
     if new_hash is not None:
         # The stored hash used outdated parameters: upgrade it while we know the password,

@@ -3,7 +3,7 @@
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Column, ForeignKey, Index, String, Table, Uuid, func
+from sqlalchemy import JSON, Column, ForeignKey, Index, String, Table, Uuid, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from app.core.clock import utcnow
@@ -66,6 +66,9 @@ class User(Base):
     # version its login read before checking the password, so a login that was checking the
     # old password while the change committed gets a session that never works.
     credentials_version: Mapped[int] = mapped_column(default=0, server_default="0")
+    # When the owner proved they read mail at this address (a verification, a reset, an
+    # accepted invitation or a confirmed change); None until then, and again after a change.
+    email_verified_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(
         default=utcnow, onupdate=utcnow, server_default=func.now()
@@ -97,6 +100,35 @@ class AuthSession(Base):
     credentials_version: Mapped[int] = mapped_column(default=0, server_default="0")
     ip: Mapped[str | None] = mapped_column(String(45))
     user_agent: Mapped[str | None] = mapped_column(String(256))
+
+
+class OneTimeToken(Base):
+    """A token sent by mail for one purpose (reset, verify, email change, invitation), used at
+    most once. Only its SHA-256 is stored; the token itself is only in the mail.
+
+    ``email`` is the address it was sent to: a verification is good only while it is still the
+    user's address, a change's new address, an invitation's invitee. ``user_id`` is None for an
+    invitation (no account yet) and for a reset requested for an unknown address (so that known
+    and unknown addresses cost the same work).
+    """
+
+    __tablename__ = "one_time_tokens"
+    __table_args__ = (
+        Index("ix_one_time_tokens_email_purpose_created_at", "email", "purpose", "created_at"),
+        Index("ix_one_time_tokens_user_id_purpose", "user_id", "purpose"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(32))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    email: Mapped[str] = mapped_column(String(320))
+    # An invitation's roles, granted when it is accepted.
+    roles: Mapped[list[str] | None] = mapped_column(JSON)
+    created_by: Mapped[int | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
 
 
 class LoginThrottle(Base):

@@ -29,6 +29,7 @@ OAUTH2_ERRORS = {
     "invalid_token": "invalid_grant",
     "token_expired": "invalid_grant",
     "token_revoked": "invalid_grant",
+    "email_not_verified": "invalid_grant",
     "unsupported_grant_type": "unsupported_grant_type",
 }
 

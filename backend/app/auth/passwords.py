@@ -7,6 +7,9 @@ truncation (Argon2 takes all 128 characters).
 
 from pathlib import Path
 
+from app.auth.exceptions import PasswordRejected
+from app.core.config import Settings
+
 PASSWORD_MIN_LENGTH = 8
 PASSWORD_MAX_LENGTH = 128
 # A local part this short ("al@...") would forbid too many good passwords.
@@ -41,3 +44,9 @@ def password_problem(
     if folded in COMMON_PASSWORDS:
         return "This password is among the most commonly used ones; choose another."
     return None
+
+
+def check_password_policy(password: str, email: str | None, settings: Settings, field: str) -> None:
+    problem = password_problem(password, email, min_length=settings.password_min_length)
+    if problem is not None:
+        raise PasswordRejected(problem, field=field)

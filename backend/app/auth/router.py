@@ -9,8 +9,9 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request, Response, status
+from fastapi.responses import JSONResponse
 
-from app.auth import accounts, browser, sessions
+from app.auth import accounts, browser, invitations, recovery, sessions
 from app.auth import login as login_flow
 from app.auth.dependencies import (
     AccessTokensDep,
@@ -24,9 +25,15 @@ from app.auth.oauth2 import (
     presented_refresh_token,
     token_response,
 )
+from app.auth.postbox import PostboxDep
 from app.auth.schemas import (
+    Accepted,
+    AcceptInvitationRequest,
+    ForgotPasswordRequest,
+    MailedTokenRequest,
     RefreshRequest,
     RegisterRequest,
+    ResetPasswordRequest,
     SessionList,
     SessionRead,
     TokenResponse,
@@ -46,11 +53,21 @@ router = APIRouter(prefix="/auth", tags=["auth"])
 token_router = APIRouter(prefix="/auth", tags=["auth"], route_class=OAuth2ErrorRoute)
 
 
+CHECK_YOUR_MAIL = "If the address can receive it, a mail is on its way."
+
+
 @router.post(
     "/register",
     status_code=status.HTTP_201_CREATED,
     response_model=UserRead,
-    responses=error_responses(403, 409, 429),
+    responses={
+        202: {
+            "model": Accepted,
+            "description": "EMAIL_VERIFICATION=required: the same answer whether or not the "
+            "address had an account; a mail says what happens next.",
+        },
+        **error_responses(403, 409, 429),
+    },
     dependencies=[rate_limit("register")],
 )
 async def register(
@@ -58,14 +75,118 @@ async def register(
     session: SessionDep,
     hasher: PasswordHasherDep,
     settings: SettingsDep,
+    postbox: PostboxDep,
     client: ClientContextDep,
-) -> UserRead:
+) -> UserRead | JSONResponse:
+    """A new account with DEFAULT_ROLE, and a mail to verify its address. With
+    EMAIL_VERIFICATION=optional a taken address is a 409 (an account's existence is then no
+    secret to whoever tries to register it); with `required`, 202 either way."""
     user = await accounts.register_user(
         session,
         hasher,
         settings,
+        postbox,
         client,
         email=body.email,
+        password=body.password,
+        full_name=body.full_name,
+    )
+    if settings.email_verification == "required":
+        return JSONResponse(Accepted(detail=CHECK_YOUR_MAIL).model_dump(), status_code=202)
+    assert user is not None
+    return UserRead.from_user(user)
+
+
+@router.post(
+    "/forgot-password",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=Accepted,
+    responses=error_responses(429),
+    dependencies=[rate_limit("recovery")],
+)
+async def forgot_password(
+    body: ForgotPasswordRequest,
+    session: SessionDep,
+    settings: SettingsDep,
+    postbox: PostboxDep,
+    client: ClientContextDep,
+) -> Accepted:
+    """Mail a reset link to the address, if it has an active account: the same 202 for every
+    address, known or not."""
+    await recovery.forgot_password(session, settings, postbox, client, email=body.email)
+    return Accepted(detail=CHECK_YOUR_MAIL)
+
+
+@router.post(
+    "/reset-password",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=error_responses(400, 429),
+    dependencies=[rate_limit("recovery")],
+)
+async def reset_password(
+    body: ResetPasswordRequest,
+    session: SessionDep,
+    hasher: PasswordHasherDep,
+    settings: SettingsDep,
+    postbox: PostboxDep,
+    client: ClientContextDep,
+) -> None:
+    """Set a new password with the token of a reset mail (once): every session of the user
+    ends. It does not log in."""
+    await recovery.reset_password(
+        session, hasher, settings, postbox, client, token=body.token, password=body.password
+    )
+
+
+@router.post(
+    "/request-verify-token",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=Accepted,
+    responses=error_responses(429),
+    dependencies=[rate_limit("recovery")],
+)
+async def request_verify_token(
+    body: ForgotPasswordRequest,
+    session: SessionDep,
+    settings: SettingsDep,
+    postbox: PostboxDep,
+    client: ClientContextDep,
+) -> Accepted:
+    """Mail a new verification link, if the address has an unverified account."""
+    await recovery.request_verification(session, settings, postbox, client, email=body.email)
+    return Accepted(detail=CHECK_YOUR_MAIL)
+
+
+@router.post("/verify", response_model=UserRead, responses=error_responses(400))
+async def verify(
+    body: MailedTokenRequest, session: SessionDep, client: ClientContextDep
+) -> UserRead:
+    """Mark the address verified with the token of a verification mail (once)."""
+    return UserRead.from_user(await recovery.verify_email(session, client, token=body.token))
+
+
+@router.post(
+    "/accept-invitation",
+    status_code=status.HTTP_201_CREATED,
+    response_model=UserRead,
+    responses=error_responses(400, 409, 429),
+    dependencies=[rate_limit("recovery")],
+)
+async def accept_invitation(
+    body: AcceptInvitationRequest,
+    session: SessionDep,
+    hasher: PasswordHasherDep,
+    settings: SettingsDep,
+    client: ClientContextDep,
+) -> UserRead:
+    """Open the invited account (with REGISTRATION=closed too): its roles are the
+    invitation's, its address verified."""
+    user = await invitations.accept_invitation(
+        session,
+        hasher,
+        settings,
+        client,
+        token=body.token,
         password=body.password,
         full_name=body.full_name,
     )

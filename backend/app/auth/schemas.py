@@ -25,6 +25,34 @@ class RegisterRequest(StrictModel):
     full_name: FullName | None = None
 
 
+class ForgotPasswordRequest(StrictModel):
+    email: Email
+
+
+class ResetPasswordRequest(StrictModel):
+    token: OpaqueToken
+    password: Password
+
+
+class MailedTokenRequest(StrictModel):
+    """A token from a mailed link (the console's page posts it)."""
+
+    token: OpaqueToken
+
+
+class AcceptInvitationRequest(StrictModel):
+    token: OpaqueToken
+    password: Password
+    full_name: FullName | None = None
+
+
+class Accepted(BaseModel):
+    """The answer to a request whose outcome is told by mail, if at all: the same whatever
+    the address (so it tells nobody which addresses have accounts)."""
+
+    detail: str
+
+
 class TokenResponse(BaseModel):
     access_token: str
     refresh_token: str | None = Field(
@@ -82,6 +110,7 @@ class Principal:
     roles: tuple[str, ...]
     permissions: frozenset[str]
     session_id: uuid.UUID | None = None
+    email_verified: bool = False
 
 
 def may_see_private(viewer: Principal, user_id: int) -> bool:

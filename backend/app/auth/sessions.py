@@ -224,7 +224,7 @@ async def _explain_rejected_refresh(
             # not a stolen one.
             REFRESHES.labels("revoked").inc()
             raise RefreshTokenRevoked()
-        await _revoke_sessions(session, AuthSession.id == token.family_id)
+        await revoke_sessions(session, AuthSession.id == token.family_id)
         REFRESHES.labels("reused").inc()
         audit_log.record(
             session,
@@ -239,7 +239,7 @@ async def _explain_rejected_refresh(
     raise RefreshTokenExpired()
 
 
-async def _revoke_sessions(session: AsyncSession, which: ColumnElement[bool]) -> int:
+async def revoke_sessions(session: AsyncSession, which: ColumnElement[bool]) -> int:
     """Revoke the chosen sessions and every refresh token of theirs; return how many sessions
     were still live."""
     now = utcnow()
@@ -263,7 +263,7 @@ async def revoke_all_sessions(session: AsyncSession, user_id: int) -> None:
         .values(credentials_version=User.credentials_version + 1)
         .execution_options(synchronize_session=False)
     )
-    await _revoke_sessions(session, AuthSession.user_id == user_id)
+    await revoke_sessions(session, AuthSession.user_id == user_id)
 
 
 async def logout(session: AsyncSession, client: ClientContext, *, refresh_token: str) -> None:
@@ -271,7 +271,7 @@ async def logout(session: AsyncSession, client: ClientContext, *, refresh_token:
     token = await session.scalar(
         select(RefreshToken).where(RefreshToken.token_hash == hash_opaque_token(refresh_token))
     )
-    if token is None or not await _revoke_sessions(session, AuthSession.id == token.family_id):
+    if token is None or not await revoke_sessions(session, AuthSession.id == token.family_id):
         return  # unknown, or already ended: logging out twice records one logout
     audit_log.record(
         session,
@@ -298,7 +298,7 @@ async def revoke_token(
         return
     session_id = claims.session_id
     which = (AuthSession.id == session_id) & (AuthSession.user_id == claims.user_id)
-    if await _revoke_sessions(session, which):
+    if await revoke_sessions(session, which):
         audit_log.record(
             session,
             Event.LOGOUT,
@@ -353,7 +353,7 @@ async def revoke_session(
     )
     if owned is None:
         raise SessionNotFound()
-    await _revoke_sessions(session, AuthSession.id == session_id)
+    await revoke_sessions(session, AuthSession.id == session_id)
     audit_log.record(
         session,
         Event.SESSION_REVOKED,

@@ -60,6 +60,14 @@ class Settings(BaseSettings):
     # The role a self-registered account gets; it must exist when the app starts.
     default_role: str = Field(default="viewer", min_length=1, max_length=64)
 
+    # "required": an account must verify its address before it can log in, and registration
+    # says the same (202) whether or not the address has an account.
+    email_verification: Literal["optional", "required"] = "optional"
+    # Lifetimes of the tokens sent by mail.
+    reset_token_ttl_seconds: int = Field(default=3600, ge=60)
+    verify_token_ttl_seconds: int = Field(default=86400, ge=60)
+    invite_token_ttl_seconds: int = Field(default=604800, ge=60)
+
     password_min_length: int = Field(default=8, ge=8, le=128)
     # Per-account throttling of failed logins (counted in the database, for every process).
     login_max_failures: int = Field(default=5, ge=1)
@@ -71,6 +79,80 @@ class Settings(BaseSettings):
     rate_limit_storage_url: str | None = None
 
     audit_retention_days: int = Field(default=365, ge=1)
+
+    # Where mail goes: smtp://[user:pass@]host:port[?tls=off] (STARTTLS when the server offers
+    # it, and required with credentials; tls=off for a local relay), smtps://[user:pass@]host:port
+    # (implicit TLS), or file:///absolute/folder (one .eml file per message, for development).
+    # Left out of the repr: it may hold a password.
+    mail_url: str = Field(default=(BACKEND_DIR / "var" / "mail").as_uri(), repr=False)
+    mail_from: str = "py-auth <no-reply@localhost>"
+    # The base of the links in mail (https://auth.example.com); None: the address the request
+    # was served on.
+    public_url: str | None = None
+
+    @field_validator("mail_url")
+    @classmethod
+    def _mail_url_is_supported(cls, value: str) -> str:
+        # Imported here, with the mail settings they check.
+        from urllib.parse import parse_qsl, urlsplit
+
+        # The messages never repeat the URL: it may hold a password.
+        url = urlsplit(value)
+        if url.scheme == "file":
+            if url.netloc or not url.path.startswith("/") or url.query or url.fragment:
+                raise ValueError("a folder is written file:///absolute/path")
+            return value
+        if url.scheme not in ("smtp", "smtps"):
+            raise ValueError(
+                "not smtp://[user:pass@]host:port[?tls=off], smtps://[user:pass@]host:port "
+                "or file:///absolute/path"
+            )
+        try:
+            port = url.port
+        except ValueError:
+            port = None
+        if not url.hostname or not port or url.path not in ("", "/") or url.fragment:
+            raise ValueError(f"{url.scheme}:// needs a host and a port, like host:587")
+        if (url.username is None) != (url.password is None):
+            raise ValueError("credentials are written user:password@ (percent-encoded)")
+        options = parse_qsl(url.query, keep_blank_values=True)
+        tls_off = url.scheme == "smtp" and options == [("tls", "off")]
+        if options and not tls_off:
+            raise ValueError("the only option is ?tls=off, on smtp://")
+        if tls_off and url.username is not None:
+            raise ValueError("with tls=off the credentials would cross the network unencrypted")
+        return value
+
+    @field_validator("mail_from")
+    @classmethod
+    def _mail_from_is_one_address(cls, value: str) -> str:
+        from email import policy
+
+        try:
+            header = policy.default.header_factory("From", value)
+        except Exception:  # the header parser has more ways to fail than it documents
+            header = None
+        if (
+            header is None
+            or header.defects
+            or len(header.addresses) != 1
+            or not header.addresses[0].domain
+        ):
+            raise ValueError("one address on one line, like 'py-auth <no-reply@example.com>'")
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url_is_a_base(cls, value: str | None) -> str | None:
+        from urllib.parse import urlsplit
+
+        if not value:
+            return None
+        url = urlsplit(value)
+        if url.scheme not in ("http", "https") or not url.hostname or url.query or url.fragment:
+            raise ValueError("an http(s) address without query, like https://auth.example.com")
+        # Links are the base plus a path that starts with a slash.
+        return value.rstrip("/")
 
     cors_origins: Annotated[list[str], NoDecode] = []
     # Proxies whose X-Forwarded-For is believed (IPs or CIDR networks, comma-separated).

@@ -4,9 +4,17 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from app.auth import accounts, sessions
+from app.auth import accounts, email_change, sessions
 from app.auth.dependencies import CurrentUser, PasswordHasherDep
-from app.auth.schemas import PasswordChangeRequest, SessionList, SessionRead, UserRead
+from app.auth.postbox import PostboxDep
+from app.auth.schemas import (
+    Accepted,
+    MailedTokenRequest,
+    PasswordChangeRequest,
+    SessionList,
+    SessionRead,
+    UserRead,
+)
 from app.core.app_state import SettingsDep
 from app.core.context import ClientContextDep
 from app.core.database import SessionDep
@@ -15,7 +23,7 @@ from app.core.pagination import Page, PageParamsDep
 from app.core.rate_limit import rate_limit
 from app.core.schemas import NO_NUL
 from app.core.types import IdPath
-from app.users import service
+from app.users import invitations, service
 from app.users.dependencies import (
     PrivateUserReader,
     UserCreator,
@@ -23,7 +31,15 @@ from app.users.dependencies import (
     UserEditor,
     UserReader,
 )
-from app.users.schemas import MeRead, MeUpdate, UserCreate, UsersFilter, UserUpdate
+from app.users.schemas import (
+    EmailChangeRequest,
+    InvitationCreate,
+    MeRead,
+    MeUpdate,
+    UserCreate,
+    UsersFilter,
+    UserUpdate,
+)
 
 router = APIRouter(prefix="/users", tags=["users"])
 
@@ -84,6 +100,72 @@ async def create_user(
     permissions the caller holds."""
     user = await service.create_user(session, hasher, settings, client, body, actor=creator)
     return UserRead.from_user(user)
+
+
+@router.post(
+    "/me/email",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=Accepted,
+    responses=error_responses(400, 429),
+    dependencies=[rate_limit("password")],
+)
+async def change_my_email(
+    body: EmailChangeRequest,
+    user: CurrentUser,
+    session: SessionDep,
+    hasher: PasswordHasherDep,
+    settings: SettingsDep,
+    postbox: PostboxDep,
+    client: ClientContextDep,
+) -> Accepted:
+    """Mail a confirmation link to the new address (and a notice to the current one); the
+    address changes when the link is used. Until then login uses the current address."""
+    await email_change.request_email_change(
+        session,
+        hasher,
+        settings,
+        postbox,
+        client,
+        user_id=user.id,
+        new_email=body.new_email,
+        password=body.password,
+    )
+    return Accepted(detail="If the new address can receive it, a confirmation link is on its way.")
+
+
+@router.post("/me/email/confirm", response_model=UserRead, responses=error_responses(400, 409))
+async def confirm_my_email(
+    body: MailedTokenRequest, user: CurrentUser, session: SessionDep, client: ClientContextDep
+) -> UserRead:
+    """Switch to the new address with the token of its confirmation mail (once): it counts as
+    verified, and every other session of the account ends."""
+    assert user.session_id is not None
+    changed = await email_change.confirm_email_change(
+        session, client, user_id=user.id, current_session_id=user.session_id, token=body.token
+    )
+    return UserRead.from_user(changed)
+
+
+@router.post(
+    "/invitations",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=Accepted,
+    responses=error_responses(409),
+)
+async def invite_user(
+    body: InvitationCreate,
+    inviter: UserCreator,
+    session: SessionDep,
+    settings: SettingsDep,
+    postbox: PostboxDep,
+    client: ClientContextDep,
+) -> Accepted:
+    """Mail an invitation to open an account with these roles (each holding only
+    permissions the inviter holds); it works with REGISTRATION=closed."""
+    await invitations.invite(
+        session, settings, postbox, client, email=body.email, role_names=body.roles, actor=inviter
+    )
+    return Accepted(detail="The invitation is on its way.")
 
 
 @router.get("", response_model=Page[UserRead])
@@ -161,6 +243,25 @@ async def revoke_user_sessions(
 ) -> None:
     """End every session of the user: their refresh tokens and access tokens stop working."""
     await service.end_sessions(session, client, user_id, actor=editor)
+
+
+@router.post(
+    "/{user_id}/password-reset",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=Accepted,
+    responses=error_responses(404),
+)
+async def send_password_reset(
+    user_id: IdPath,
+    editor: UserEditor,
+    session: SessionDep,
+    settings: SettingsDep,
+    postbox: PostboxDep,
+    client: ClientContextDep,
+) -> Accepted:
+    """Mail the user a password reset link (to their own address)."""
+    await service.send_password_reset(session, settings, postbox, client, user_id, actor=editor)
+    return Accepted(detail="A reset link is on its way to the user.")
 
 
 @router.post(

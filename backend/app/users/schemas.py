@@ -9,6 +9,7 @@ from app.roles.schemas import RoleName
 
 class MeRead(UserRead):
     email: str
+    email_verified: bool = Field(description="Whether the owner proved they read this address.")
     permissions: list[str] = Field(
         description="Permission names, sorted: for shaping a UI; the API re-checks every call."
     )
@@ -21,9 +22,22 @@ class MeRead(UserRead):
             full_name=principal.full_name,
             is_active=principal.is_active,
             created_at=principal.created_at,
+            email_verified=principal.email_verified,
             roles=list(principal.roles),
             permissions=sorted(principal.permissions),
         )
+
+
+class EmailChangeRequest(StrictModel):
+    new_email: Email
+    password: Password = Field(description="The current password.")
+
+
+class InvitationCreate(StrictModel):
+    email: Email
+    roles: list[RoleName] = Field(
+        default_factory=list, max_length=50, description="Role names; DEFAULT_ROLE when empty."
+    )
 
 
 class MeUpdate(StrictModel):

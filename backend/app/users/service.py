@@ -9,9 +9,13 @@ from sqlalchemy.sql import ColumnElement
 
 from app.audit_log import writer as audit_log
 from app.audit_log.writer import Event
+from app.auth import one_time_tokens as tokens
 from app.auth.accounts import add_account
 from app.auth.models import Permission, Role, User, role_permissions, user_roles
+from app.auth.one_time_tokens import Purpose
 from app.auth.permissions import Perm
+from app.auth.postbox import Postbox
+from app.auth.recovery import send_reset
 from app.auth.schemas import Principal
 from app.auth.sessions import revoke_all_sessions
 from app.auth.throttling import forget_login_failures
@@ -88,7 +92,7 @@ async def update_profile(session: AsyncSession, user_id: int, *, full_name: str 
     return user
 
 
-async def _roles_by_name(session: AsyncSession, names: list[str]) -> list[Role]:
+async def roles_by_name(session: AsyncSession, names: list[str]) -> list[Role]:
     wanted = set(names)
     roles = list(await session.scalars(select(Role).where(Role.name.in_(wanted))))
     unknown = sorted(wanted - {role.name for role in roles})
@@ -150,7 +154,7 @@ def _is_active_admin(user: User) -> bool:
     return user.is_active and any(role.name == ADMIN_ROLE for role in user.roles)
 
 
-async def _guard_role_change(
+async def guard_role_change(
     session: AsyncSession,
     client: ClientContext,
     held: set[str],
@@ -200,9 +204,9 @@ async def update_user(
     await guard_target(session, client, user, actor=actor, action="update_user")
     old_roles = sorted(role.name for role in user.roles)
     fields = changes.model_fields_set
-    new_roles = await _roles_by_name(session, changes.roles) if changes.roles is not None else None
+    new_roles = await roles_by_name(session, changes.roles) if changes.roles is not None else None
     if new_roles is not None:
-        await _guard_role_change(
+        await guard_role_change(
             session,
             client,
             {role.name for role in user.roles},
@@ -284,8 +288,8 @@ async def create_user(
 ) -> User:
     """An administrator creates an account: its roles may hold only permissions the actor
     holds (as for role changes), its password meets the policy."""
-    roles = await _roles_by_name(session, data.roles or [settings.default_role])
-    await _guard_role_change(session, client, set(), roles, actor=actor, action="create_user")
+    roles = await roles_by_name(session, data.roles or [settings.default_role])
+    await guard_role_change(session, client, set(), roles, actor=actor, action="create_user")
     user = await add_account(
         session,
         hasher,
@@ -330,3 +334,23 @@ async def grant_admin(
     user.is_active = True
     await session.flush()
     return created
+
+
+async def send_password_reset(
+    session: AsyncSession,
+    settings: Settings,
+    postbox: Postbox,
+    client: ClientContext,
+    user_id: int,
+    *,
+    actor: Principal,
+) -> None:
+    """An administrator mails a user a reset link (for a user who cannot reach the forgot
+    page, say). The link goes to the user's own address, never to the administrator."""
+    user = await get_user(session, user_id)
+    await guard_target(session, client, user, actor=actor, action="password_reset")
+    token = await tokens.issue(session, settings, Purpose.RESET, email=user.email, user_id=user.id)
+    audit_log.record(
+        session, Event.PASSWORD_RESET_SENT, client, actor_id=actor.id, subject_id=user.id
+    )
+    send_reset(postbox, settings, user.email, token)

@@ -9,15 +9,9 @@ from sqlalchemy import delete
 
 from app.auth.models import User
 from app.core.clock import utcnow
-from tests.helpers import TEST_ACCESS_TOKEN_KEY, bearer, forge_access_token, login
+from tests.helpers import TEST_ACCESS_TOKEN_KEY, assert_401, bearer, forge_access_token, login
 
 OTHER_SECRET = "another-secret-that-is-long-enough-for-hs256-9876543210"
-
-
-def _assert_401(response, code: str) -> None:
-    assert response.status_code == 401, response.text
-    assert response.json()["code"] == code
-    assert response.headers["WWW-Authenticate"].partition(" ")[0] == "Bearer"
 
 
 async def _me(client, token: str):
@@ -48,13 +42,13 @@ async def test_a_token_forged_like_the_service_issues_them_is_accepted(client, m
 async def test_missing_token_gives_401_not_authenticated(client):
     response = await client.get("/users/me")
 
-    _assert_401(response, "not_authenticated")
+    assert_401(response, "not_authenticated")
 
 
 async def test_non_bearer_authorization_gives_401_not_authenticated(client):
     response = await client.get("/users/me", headers={"Authorization": "Basic dXNlcjpwYXNz"})
 
-    _assert_401(response, "not_authenticated")
+    assert_401(response, "not_authenticated")
 
 
 @pytest.mark.parametrize("token", ["garbage", "a.b.c", "eyJhbGciOiJIUzI1NiJ9..", "\u00e9t\u00e9"])
@@ -62,7 +56,7 @@ async def test_garbage_token_gives_401_invalid_token(client, token):
     # Sent as UTF-8 bytes: a header is not always ASCII.
     response = await client.get("/users/me", headers={"Authorization": f"Bearer {token}".encode()})
 
-    _assert_401(response, "invalid_token")
+    assert_401(response, "invalid_token")
 
 
 async def test_tampered_signature_gives_401(client, make_user, auth_headers):
@@ -74,7 +68,7 @@ async def test_tampered_signature_gives_401(client, make_user, auth_headers):
 
     response = await _me(client, tampered)
 
-    _assert_401(response, "invalid_token")
+    assert_401(response, "invalid_token")
 
 
 async def test_tampered_payload_gives_401(client, make_user, auth_headers, forge):
@@ -86,7 +80,7 @@ async def test_tampered_payload_gives_401(client, make_user, auth_headers, forge
 
     response = await _me(client, f"{header}.{payload}.{signature}")
 
-    _assert_401(response, "invalid_token")
+    assert_401(response, "invalid_token")
 
 
 async def test_alg_none_token_gives_401(client, make_user, forge):
@@ -95,7 +89,7 @@ async def test_alg_none_token_gives_401(client, make_user, forge):
 
     response = await _me(client, token)
 
-    _assert_401(response, "invalid_token")
+    assert_401(response, "invalid_token")
 
 
 async def test_token_signed_with_another_secret_gives_401(client, make_user, forge):
@@ -103,7 +97,7 @@ async def test_token_signed_with_another_secret_gives_401(client, make_user, for
 
     response = await _me(client, await forge(user, key=OTHER_SECRET))
 
-    _assert_401(response, "invalid_token")
+    assert_401(response, "invalid_token")
 
 
 async def test_token_signed_with_another_hmac_algorithm_gives_401(client, make_user, forge):
@@ -111,7 +105,7 @@ async def test_token_signed_with_another_hmac_algorithm_gives_401(client, make_u
 
     response = await _me(client, await forge(user, algorithm="HS384"))
 
-    _assert_401(response, "invalid_token")
+    assert_401(response, "invalid_token")
 
 
 async def test_token_of_another_issuer_gives_401(client, make_user, forge):
@@ -119,7 +113,7 @@ async def test_token_of_another_issuer_gives_401(client, make_user, forge):
 
     response = await _me(client, await forge(user, iss="someone-else"))
 
-    _assert_401(response, "invalid_token")
+    assert_401(response, "invalid_token")
 
 
 async def test_token_for_another_audience_gives_401(client, make_user, forge):
@@ -127,7 +121,7 @@ async def test_token_for_another_audience_gives_401(client, make_user, forge):
 
     response = await _me(client, await forge(user, aud="another-api"))
 
-    _assert_401(response, "invalid_token")
+    assert_401(response, "invalid_token")
 
 
 async def test_expired_token_gives_401_token_expired(client, make_user, forge):
@@ -137,7 +131,7 @@ async def test_expired_token_gives_401_token_expired(client, make_user, forge):
 
     response = await _me(client, token)
 
-    _assert_401(response, "token_expired")
+    assert_401(response, "token_expired")
 
 
 @pytest.mark.parametrize("claim", ["sub", "exp", "iat", "jti", "iss", "aud", "type"])
@@ -146,7 +140,7 @@ async def test_token_missing_a_required_claim_gives_401(client, make_user, forge
 
     response = await _me(client, await forge(user, drop=(claim,)))
 
-    _assert_401(response, "invalid_token")
+    assert_401(response, "invalid_token")
 
 
 @pytest.mark.parametrize("sub", ["not-a-number", "", "1.5"])
@@ -155,7 +149,7 @@ async def test_token_whose_subject_is_not_a_user_id_gives_401(client, make_user,
 
     response = await _me(client, await forge(user, sub=sub))
 
-    _assert_401(response, "invalid_token")
+    assert_401(response, "invalid_token")
 
 
 async def test_token_of_type_refresh_gives_401(client, make_user, forge):
@@ -163,7 +157,7 @@ async def test_token_of_type_refresh_gives_401(client, make_user, forge):
 
     response = await _me(client, await forge(user, type="refresh"))
 
-    _assert_401(response, "invalid_token")
+    assert_401(response, "invalid_token")
 
 
 @pytest.mark.parametrize("typ", ["JWT", "jwt", None], ids=["JWT", "jwt", "no-typ"])
@@ -172,7 +166,7 @@ async def test_token_whose_header_typ_is_not_at_jwt_gives_401(client, make_user,
 
     response = await _me(client, await forge(user, typ=typ))
 
-    _assert_401(response, "invalid_token")
+    assert_401(response, "invalid_token")
 
 
 async def test_access_token_carries_identity_claims_only(client, make_user, settings):
@@ -226,7 +220,7 @@ async def test_deactivated_users_token_stops_working_at_the_next_request(
     user.is_active = False
     await session.commit()
 
-    _assert_401(await client.get("/users/me", headers=headers), "invalid_token")
+    assert_401(await client.get("/users/me", headers=headers), "invalid_token")
 
 
 async def test_deleted_users_token_gives_401(client, session, make_user, auth_headers):
@@ -237,4 +231,4 @@ async def test_deleted_users_token_gives_401(client, session, make_user, auth_he
     await session.execute(delete(User).where(User.id == user.id))
     await session.commit()
 
-    _assert_401(await client.get("/users/me", headers=headers), "invalid_token")
+    assert_401(await client.get("/users/me", headers=headers), "invalid_token")

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from tests.helpers import PASSWORD, fresh_app
+from tests.helpers import attempt_login, fresh_app
 
 BROWSER = {"X-Client": "browser"}
 # With COOKIE_SECURE (the default) the names carry the browsers' prefixes: a __Secure- cookie
@@ -42,19 +42,13 @@ async def transport(request, database_url, browser_client):
             yield Transport(http, "refresh_token", "csrf_token")
 
 
-async def _browser_login(client, email):
-    return await client.post(
-        "/auth/login", data={"username": email, "password": PASSWORD}, headers=BROWSER
-    )
-
-
 def _csrf(client) -> dict[str, str]:
     return {**BROWSER, "X-CSRF-Token": client.cookies.get(CSRF, "")}
 
 
 async def _session_cookies(http, email) -> dict[str, str]:
     """The cookies of a browser login, taken out of the client's jar."""
-    response = await _browser_login(http, email)
+    response = await attempt_login(http, email, headers=BROWSER)
     assert response.status_code == 200, response.text
     http.cookies.clear()
     return dict(response.cookies)
@@ -62,7 +56,7 @@ async def _session_cookies(http, email) -> dict[str, str]:
 
 async def test_browser_login_leaves_the_refresh_token_out_of_the_body(browser_client, make_user):
     user = await make_user()
-    response = await _browser_login(browser_client, user.email)
+    response = await attempt_login(browser_client, user.email, headers=BROWSER)
     assert response.status_code == 200
     assert "refresh_token" not in response.json()
     assert response.json()["access_token"]
@@ -72,7 +66,7 @@ async def test_browser_login_sets_an_httponly_strict_refresh_cookie_on_auth(
     browser_client, make_user
 ):
     user = await make_user()
-    response = await _browser_login(browser_client, user.email)
+    response = await attempt_login(browser_client, user.email, headers=BROWSER)
     cookies = response.headers.get_list("set-cookie")
     refresh = next(cookie for cookie in cookies if cookie.startswith(f"{REFRESH}="))
     assert "HttpOnly" in refresh
@@ -86,7 +80,7 @@ async def test_browser_login_sets_an_httponly_strict_refresh_cookie_on_auth(
 
 async def test_the_csrf_cookie_meets_the_host_prefixs_rules(browser_client, make_user):
     user = await make_user()
-    response = await _browser_login(browser_client, user.email)
+    response = await attempt_login(browser_client, user.email, headers=BROWSER)
     cookies = response.headers.get_list("set-cookie")
     (csrf,) = [cookie for cookie in cookies if cookie.startswith(f"{CSRF}=")]
     attributes = [attribute.strip().lower() for attribute in csrf.split(";")[1:]]
@@ -97,21 +91,21 @@ async def test_the_csrf_cookie_meets_the_host_prefixs_rules(browser_client, make
 
 async def test_over_plain_http_the_cookies_keep_their_plain_names(transport, make_user):
     user = await make_user()
-    response = await _browser_login(transport.http, user.email)
+    response = await attempt_login(transport.http, user.email, headers=BROWSER)
     names = {cookie.split("=", 1)[0] for cookie in response.headers.get_list("set-cookie")}
     assert names == {transport.refresh, transport.csrf}
 
 
 async def test_api_clients_still_get_the_refresh_token_in_json(client, make_user):
     user = await make_user()
-    response = await client.post("/auth/login", data={"username": user.email, "password": PASSWORD})
+    response = await attempt_login(client, user.email)
     assert response.json()["refresh_token"]
     assert "set-cookie" not in response.headers
 
 
 async def test_browser_refresh_with_the_csrf_header_rotates_the_cookie(browser_client, make_user):
     user = await make_user()
-    await _browser_login(browser_client, user.email)
+    await attempt_login(browser_client, user.email, headers=BROWSER)
     old_cookie = browser_client.cookies.get(REFRESH)
     response = await browser_client.post("/auth/refresh", headers=_csrf(browser_client))
     assert response.status_code == 200, response.text
@@ -121,7 +115,7 @@ async def test_browser_refresh_with_the_csrf_header_rotates_the_cookie(browser_c
 
 async def test_browser_refresh_without_the_csrf_header_is_refused(browser_client, make_user):
     user = await make_user()
-    await _browser_login(browser_client, user.email)
+    await attempt_login(browser_client, user.email, headers=BROWSER)
     response = await browser_client.post("/auth/refresh", headers=BROWSER)
     assert response.status_code == 403
     assert response.json()["code"] == "csrf_failed"
@@ -129,7 +123,7 @@ async def test_browser_refresh_without_the_csrf_header_is_refused(browser_client
 
 async def test_browser_refresh_with_a_wrong_csrf_header_is_refused(browser_client, make_user):
     user = await make_user()
-    await _browser_login(browser_client, user.email)
+    await attempt_login(browser_client, user.email, headers=BROWSER)
     response = await browser_client.post(
         "/auth/refresh", headers={**BROWSER, "X-CSRF-Token": "0" * 64}
     )
@@ -139,7 +133,7 @@ async def test_browser_refresh_with_a_wrong_csrf_header_is_refused(browser_clien
 
 async def test_a_csrf_cookie_planted_by_an_attacker_does_not_pass(browser_client, make_user):
     user = await make_user()
-    await _browser_login(browser_client, user.email)
+    await attempt_login(browser_client, user.email, headers=BROWSER)
     browser_client.cookies.set(CSRF, "planted", domain="testserver", path="/")
     response = await browser_client.post(
         "/auth/refresh", headers={**BROWSER, "X-CSRF-Token": "planted"}
@@ -154,7 +148,7 @@ async def test_browser_refresh_without_a_cookie_is_401(browser_client):
 
 async def test_browser_logout_revokes_the_session_and_clears_the_cookies(browser_client, make_user):
     user = await make_user()
-    await _browser_login(browser_client, user.email)
+    await attempt_login(browser_client, user.email, headers=BROWSER)
     refresh_cookie = browser_client.cookies.get(REFRESH)
     response = await browser_client.post("/auth/logout", headers=_csrf(browser_client))
     assert response.status_code == 204
@@ -166,7 +160,7 @@ async def test_browser_logout_revokes_the_session_and_clears_the_cookies(browser
 
 async def test_browser_logout_without_the_csrf_header_is_refused(browser_client, make_user):
     user = await make_user()
-    await _browser_login(browser_client, user.email)
+    await attempt_login(browser_client, user.email, headers=BROWSER)
     response = await browser_client.post("/auth/logout", headers=BROWSER)
     assert response.status_code == 403
     assert browser_client.cookies.get(REFRESH) is not None
@@ -174,7 +168,7 @@ async def test_browser_logout_without_the_csrf_header_is_refused(browser_client,
 
 async def test_browser_logout_twice_is_harmless(browser_client, make_user):
     user = await make_user()
-    await _browser_login(browser_client, user.email)
+    await attempt_login(browser_client, user.email, headers=BROWSER)
     assert (
         await browser_client.post("/auth/logout", headers=_csrf(browser_client))
     ).status_code == 204

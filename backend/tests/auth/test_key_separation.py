@@ -9,9 +9,9 @@ import jwt
 import pytest
 
 from tests.helpers import (
-    PASSWORD,
     TEST_ACCESS_TOKEN_KEY,
     TEST_SECRET,
+    attempt_login,
     bearer,
     client_of,
     forge_access_token,
@@ -29,11 +29,7 @@ async def test_the_csrf_token_is_made_with_neither_the_jwt_secret_nor_the_signin
         fresh_app(database_url, cookie_secure=False) as application,
         client_of(application) as http,
     ):
-        response = await http.post(
-            "/auth/login",
-            data={"username": user.email, "password": PASSWORD},
-            headers={"X-Client": "browser"},
-        )
+        response = await attempt_login(http, user.email, headers={"X-Client": "browser"})
     assert response.status_code == 200, response.text
     refresh_token, csrf_token = response.cookies["refresh_token"], response.cookies["csrf_token"]
 

@@ -7,21 +7,15 @@ from pwdlib.hashers.argon2 import Argon2Hasher
 from sqlalchemy import select
 
 from app.auth.models import User
-from tests.helpers import PASSWORD
+from tests.helpers import PASSWORD, attempt_login
 
 OLD_PARAMETERS = {"time_cost": 2, "memory_cost": 2048, "parallelism": 1}
-
-
-async def _post_login(client, username: str, password: str = PASSWORD, **extra: str):
-    return await client.post(
-        "/auth/login", data={"username": username, "password": password, **extra}
-    )
 
 
 async def test_login_returns_a_bearer_token_pair(client, make_user):
     user = await make_user()
 
-    response = await _post_login(client, user.email)
+    response = await attempt_login(client, user.email)
 
     assert response.status_code == 200, response.text
     body = response.json()
@@ -36,7 +30,7 @@ async def test_login_returns_a_bearer_token_pair(client, make_user):
 async def test_login_accepts_grant_type_password(client, make_user):
     user = await make_user()
 
-    response = await _post_login(client, user.email, grant_type="password")
+    response = await attempt_login(client, user.email, form={"grant_type": "password"})
 
     assert response.status_code == 200, response.text
 
@@ -46,9 +40,9 @@ async def test_wrong_password_unknown_email_and_inactive_user_get_the_same_401(c
     inactive = await make_user(is_active=False)
 
     responses = [
-        await _post_login(client, active.email, "wrong password!"),
-        await _post_login(client, "nobody@example.com"),
-        await _post_login(client, inactive.email),
+        await attempt_login(client, active.email, "wrong password!"),
+        await attempt_login(client, "nobody@example.com"),
+        await attempt_login(client, inactive.email),
     ]
 
     for response in responses:
@@ -72,7 +66,7 @@ async def test_login_refuses_a_json_body(client, make_user):
 async def test_login_refuses_a_grant_type_other_than_password(client, make_user, grant_type):
     user = await make_user()
 
-    response = await _post_login(client, user.email, grant_type=grant_type)
+    response = await attempt_login(client, user.email, form={"grant_type": grant_type})
 
     assert response.status_code == 400
     assert response.json()["code"] == "unsupported_grant_type"
@@ -81,7 +75,7 @@ async def test_login_refuses_a_grant_type_other_than_password(client, make_user,
 async def test_login_matches_the_email_case_insensitively(client, make_user):
     user = await make_user("alice@example.com")
 
-    response = await _post_login(client, " ALICE@Example.COM ")
+    response = await attempt_login(client, " ALICE@Example.COM ")
 
     assert response.status_code == 200, response.text
     assert user.email == "alice@example.com"
@@ -95,7 +89,7 @@ async def test_login_rehashes_a_password_hashed_with_outdated_parameters(
     user.hashed_password = old_hash
     await session.commit()
 
-    response = await _post_login(client, user.email)
+    response = await attempt_login(client, user.email)
 
     assert response.status_code == 200, response.text
     stored = await session.scalar(select(User.hashed_password).where(User.id == user.id))
@@ -111,7 +105,7 @@ async def test_login_rehashes_a_password_hashed_with_outdated_parameters(
 async def test_login_keeps_a_hash_with_current_parameters(client, session, make_user):
     user = await make_user()
 
-    response = await _post_login(client, user.email)
+    response = await attempt_login(client, user.email)
 
     assert response.status_code == 200, response.text
     stored = await session.scalar(select(User.hashed_password).where(User.id == user.id))
@@ -123,7 +117,7 @@ async def test_login_with_an_unknown_email_verifies_against_a_dummy_hash(app, cl
     spy = AsyncMock(wraps=hasher.verify_dummy)
     monkeypatch.setattr(hasher, "verify_dummy", spy)
 
-    response = await _post_login(client, "nobody@example.com", "some password")
+    response = await attempt_login(client, "nobody@example.com", "some password")
 
     assert response.status_code == 401
     spy.assert_awaited_once_with("some password")
@@ -135,6 +129,6 @@ async def test_a_stored_value_that_is_no_argon2_hash_matches_no_password(
     user = await make_user()
     user.hashed_password = "!"  # a disabled-account marker, say
     await session.commit()
-    response = await client.post("/auth/login", data={"username": user.email, "password": "!"})
+    response = await attempt_login(client, user.email, "!")
     assert response.status_code == 401
     assert response.json()["code"] == "invalid_credentials"

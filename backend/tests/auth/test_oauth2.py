@@ -10,7 +10,7 @@ import pytest
 
 from app.core.clock import utcnow
 from app.core.errors import InvalidToken
-from tests.helpers import PASSWORD, bearer, forge_access_token, login
+from tests.helpers import PASSWORD, attempt_login, bearer, forge_access_token, login
 
 FORM = "application/x-www-form-urlencoded"
 # What authlib and requests-oauthlib send: the media type with a charset parameter.
@@ -135,7 +135,7 @@ async def test_login_during_a_lockout_answers_invalid_request_with_retry_after(
     for _ in range(settings.login_max_failures):
         assert (await client.post("/auth/login", data=wrong)).status_code == 401
 
-    response = await client.post("/auth/login", data={"username": user.email, "password": PASSWORD})
+    response = await attempt_login(client, user.email)
 
     _assert_oauth2_error(response, 429, "invalid_request", "rate_limited")
     assert int(response.headers["Retry-After"]) > 0
@@ -144,16 +144,14 @@ async def test_login_during_a_lockout_answers_invalid_request_with_retry_after(
 async def test_token_response_is_not_cached(client, make_user):
     user = await make_user()
 
-    response = await client.post("/auth/login", data={"username": user.email, "password": PASSWORD})
+    response = await attempt_login(client, user.email)
 
     assert response.status_code == 200, response.text
     assert response.headers["Cache-Control"] == "no-store"
 
 
 async def test_token_error_response_is_not_cached(client):
-    response = await client.post(
-        "/auth/login", data={"username": "nobody@example.com", "password": PASSWORD}
-    )
+    response = await attempt_login(client, "nobody@example.com")
 
     assert response.status_code == 401, response.text
     assert response.headers["Cache-Control"] == "no-store"

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from app.auth.models import User
 from app.cli import cli
-from tests.helpers import PASSWORD, client_of, fresh_app
+from tests.helpers import PASSWORD, attempt_login, client_of, fresh_app
 
 EMAIL = "margaret@example.com"
 TEN_KB = "x" * 10_000
@@ -109,9 +109,9 @@ async def test_a_refused_password_change_keeps_the_old_password(client, make_use
     user = await make_user(EMAIL)
     await _change_password(client, await auth_headers(user), "password123")
 
-    login = await client.post("/auth/login", data={"username": EMAIL, "password": PASSWORD})
+    response = await attempt_login(client, EMAIL)
 
-    assert login.status_code == 200, login.text
+    assert response.status_code == 200, response.text
 
 
 # --- create-admin -----------------------------------------------------------------------------
@@ -173,7 +173,7 @@ async def test_a_10_kb_password_is_refused_at_login_without_hashing(
     user = await make_user()
     hasher_spies = _spy_on_hashing(app, monkeypatch)
 
-    response = await client.post("/auth/login", data={"username": user.email, "password": TEN_KB})
+    response = await attempt_login(client, user.email, TEN_KB)
 
     _refusal_reason(response, "password")
     _assert_nothing_hashed(hasher_spies)

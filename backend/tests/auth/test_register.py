@@ -9,7 +9,7 @@ from pwdlib.hashers.argon2 import Argon2Hasher
 from sqlalchemy import func, select
 
 from app.auth.models import User
-from tests.helpers import PASSWORD
+from tests.helpers import PASSWORD, attempt_login
 
 
 def _body(email: str = "alice@example.com", password: str = PASSWORD, **extra: object) -> dict:
@@ -75,10 +75,7 @@ async def test_register_accepts_a_password_of_128_characters(client):
     response = await client.post("/auth/register", json=_body(password=password))
 
     assert response.status_code == 201, response.text
-    login = await client.post(
-        "/auth/login", data={"username": "alice@example.com", "password": password}
-    )
-    assert login.status_code == 200
+    assert (await attempt_login(client, "alice@example.com", password)).status_code == 200
 
 
 @pytest.mark.parametrize("password", ["alice@example.com", "Alice@Example.com"])

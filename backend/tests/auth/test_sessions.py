@@ -61,13 +61,9 @@ async def test_sessions_marks_the_session_of_the_calling_token_as_current(client
 async def test_a_session_shows_when_and_from_where_it_was_started(client, make_user, clock):
     user = await make_user()
     logged_in_at = clock.now
-    response = await client.post(
-        "/auth/login",
-        data={"username": user.email, "password": "correct horse battery staple"},
-        headers={"User-Agent": USER_AGENT},
-    )
+    tokens = await login(client, user.email, headers={"User-Agent": USER_AGENT})
 
-    (item,) = await _my_sessions(client, response.json())
+    (item,) = await _my_sessions(client, tokens)
 
     assert item["ip"] == "203.0.113.7"
     assert item["user_agent"] == USER_AGENT

@@ -54,7 +54,7 @@ async def test_the_policy_needs_manage_roles(client, make_user, auth_headers):
     assert response.json()["missing"] == ["manage_roles"]
 
 
-async def test_the_app_refuses_to_start_on_a_permission_the_database_lacks(app, database_url):
+async def test_the_app_refuses_to_start_on_a_permission_the_database_lacks(database_url):
     async with fresh_app(database_url) as typo:
 
         @typo.get("/typo", dependencies=[require_permission("reed_article")])
@@ -65,6 +65,6 @@ async def test_the_app_refuses_to_start_on_a_permission_the_database_lacks(app, 
                 pass
 
 
-async def test_the_app_starts_when_every_permission_exists(app, database_url):
+async def test_the_app_starts_when_every_permission_exists(database_url):
     async with fresh_app(database_url) as fine, fine.router.lifespan_context(fine):
         pass

@@ -1,5 +1,6 @@
 """The browser session: the access token in memory, the refresh cookie behind a CSRF check."""
 
+import json
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -241,14 +242,17 @@ async def test_a_refresh_from_another_origin_is_refused(
     assert outcome["withHeader"] == "blocked"
     assert outcome["csrfCookieSeen"] is (host == "127.0.0.1")
     refused = await simple.value
-    assert not refused.ok  # and the page could not have read it: an opaque response
+    # Without X-Client: browser the API reads no cookie, and the body holds no refresh token.
+    # (The page could not have read even that: an opaque response.)
+    assert refused.status == 422
     assert await refused.header_value("set-cookie") is None  # nothing rotated
     assert len(refreshes) == 1  # the request with the headers never left the browser
     async with evil.expect_navigation() as forged:
         await evil.evaluate("document.getElementById('forged').submit()")
     response = await forged.value
     assert response is not None
-    assert response.status != 200
+    assert response.status == 422  # a form, not the browser transport: no refresh token in it
+    assert json.loads(await response.text())["code"] == "validation_error"
     assert "access_token" not in await response.text()
     # The victim's session is intact.
     await page.reload()

@@ -9,15 +9,8 @@ import httpx
 import pytest
 
 from app.main import create_app
-from tests.helpers import make_settings
+from tests.helpers import assert_security_headers, make_settings
 
-SECURITY_HEADERS = {
-    "Cache-Control": "no-store",
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
-    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
-}
 GENERATED_REQUEST_ID = re.compile(r"^[0-9a-f]{32}$")
 SECRET_MESSAGE = "database password is hunter2"
 
@@ -31,11 +24,6 @@ def assert_error_body(response: Any, status: int, code: str, extra: frozenset[st
     assert body["detail"]
     assert body["code"] == code
     return body
-
-
-def assert_security_headers(response: Any) -> None:
-    for name, value in SECURITY_HEADERS.items():
-        assert response.headers.get(name) == value, name
 
 
 @pytest.fixture

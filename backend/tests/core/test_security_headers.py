@@ -7,8 +7,14 @@ from typing import Any
 
 import pytest
 
-from tests.core.test_errors import assert_security_headers
-from tests.helpers import PASSWORD, WRONG_PASSWORD, attempt_login, client_of, fresh_app
+from tests.helpers import (
+    PASSWORD,
+    WRONG_PASSWORD,
+    assert_security_headers,
+    attempt_login,
+    client_of,
+    fresh_app,
+)
 
 ALLOWED_ORIGIN = "https://app.example.com"
 OTHER_ORIGIN = "https://evil.example.com"

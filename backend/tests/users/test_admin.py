@@ -532,7 +532,7 @@ class TestUpdateUser:
         assert [role.name for role in stored.roles] == ["admin"]
 
     async def test_can_grant_a_role_whose_permissions_one_holds(
-        self, client, session, make_user, make_role, auth_headers
+        self, client, make_user, make_role, auth_headers
     ):
         await make_role("user-manager", permissions=["read_article", "read_user", "update_user"])
         manager = await make_user(roles=["user-manager"])

@@ -40,6 +40,7 @@ async def test_read_me_returns_the_caller_with_sorted_roles_and_permissions(
         "is_active",
         "created_at",
         "roles",
+        "email_verified",
         "permissions",
     }
     assert body["id"] == user.id

@@ -68,6 +68,14 @@ function can(permission) {
   return Boolean(caller && caller.permissions.includes(permission));
 }
 
+/** Whether the caller may act on an object whose owner is `ownerId` (null: nobody's, e.g. an
+ *  article whose author was deleted): the API's rule (owned_or_any) — `own` always, and the
+ *  object is the caller's own or they also hold `any`, which reaches everyone's. */
+function canActOn(ownerId, own, any) {
+  if (!can(own)) return false;
+  return (ownerId !== null && ownerId !== undefined && ownerId === caller.id) || can(any);
+}
+
 function home() {
   return can("read_article") ? "#/articles" : "#/me";
 }
@@ -164,6 +172,7 @@ async function route() {
     params: found ? found.params : {},
     query,
     can,
+    canActOn,
     go,
     flash,
     signedIn,

@@ -1,5 +1,7 @@
 // Articles: the list (paged), one article, and the form to create or edit one. The buttons
-// appear only for callers who hold the permission; the API refuses the others anyway.
+// appear only where the caller may act: Edit and Delete on their own articles with
+// update_article / delete_article, on anyone's with update_any_article / delete_any_article
+// too. The API refuses the others anyway (403 not_owner).
 
 import { api } from "../auth-session.js";
 import { append, busy, errorBox, field, h, hashWith, heading, load, offsetOf, pager, when } from "../dom.js";
@@ -64,10 +66,13 @@ export async function list(view, context) {
 }
 
 function actions(article, context, box, onDeleted) {
-  const edit = context.can("update_article")
+  const author = article.author ? article.author.id : null; // null: a deleted account, nobody's own
+  const edit = context.canActOn(author, "update_article", "update_any_article")
     ? h("a", { class: "button secondary", href: `#/articles/${article.id}/edit`, "aria-label": `Edit “${article.title}”` }, "Edit")
     : null;
-  const remove = context.can("delete_article") ? deleteButton(article, context, box, onDeleted) : null;
+  const remove = context.canActOn(author, "delete_article", "delete_any_article")
+    ? deleteButton(article, context, box, onDeleted)
+    : null;
   return edit || remove ? h("div", { class: "actions" }, edit, remove) : null;
 }
 

@@ -1,0 +1,48 @@
+"""The mails of one request, delivered after its response.
+
+FastAPI runs a response's background tasks after the response is sent, and the request's
+session has committed before that (SessionDep): a mail never announces a change that was
+rolled back, and a request that fails sends nothing. The client does not wait for SMTP.
+"""
+
+from typing import Annotated
+
+from fastapi import BackgroundTasks, Depends, Request
+
+from app.core.app_state import settings_of
+from app.core.config import Settings
+from app.mail.compose import compose
+from app.mail.dependencies import MailerDep
+from app.mail.mailer import Mailer
+
+
+class Postbox:
+    def __init__(
+        self, background: BackgroundTasks, mailer: Mailer, settings: Settings, base_url: str
+    ) -> None:
+        self._background = background
+        self._mailer = mailer
+        self._settings = settings
+        self._base_url = base_url.rstrip("/")
+
+    def link(self, page: str, token: str) -> str:
+        """A console page that POSTs the token. The token rides in the URL fragment, which
+        browsers never send to a server (no access log holds it), and opening the link changes
+        nothing, so a mail scanner that follows links cannot use it up."""
+        return f"{self._base_url}/ui/#/{page}?token={token}"
+
+    def page(self, page: str) -> str:
+        return f"{self._base_url}/ui/#/{page}"
+
+    def send(self, template: str, to: str, **values: str) -> None:
+        message = compose(template, to=to, sender=self._settings.mail_from, **values)
+        self._background.add_task(self._mailer.deliver, message)
+
+
+async def get_postbox(request: Request, background: BackgroundTasks, mailer: MailerDep) -> Postbox:
+    settings = settings_of(request)
+    base_url = settings.public_url or str(request.base_url)
+    return Postbox(background, mailer, settings, base_url)
+
+
+PostboxDep = Annotated[Postbox, Depends(get_postbox)]
