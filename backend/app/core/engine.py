@@ -20,6 +20,8 @@ from app.core.config import Settings
 
 logger = logging.getLogger(__name__)
 
+CLIENT_TIMEOUT_MARGIN_SECONDS = 1.0
+
 # An execution option of ours: the connection serves one read, in no transaction of its own.
 SINGLE_READ = "py_auth_single_read"
 
@@ -43,7 +45,11 @@ def create_engine(settings: Settings) -> AsyncEngine:
         # (_test_connections_that_sat_idle), and one found dead is replaced, the pool with it.
         connect_args={
             "timeout": timeout,  # connecting, handshake included
-            "command_timeout": timeout,  # waiting for any answer, on the client side
+            # Waiting for any answer, on the client side: a little longer than the server's
+            # statement_timeout, so that a slow statement ends as the server's clean
+            # cancellation (57014, the connection kept) and the client's own timeout is left
+            # for a database that stopped answering altogether.
+            "command_timeout": timeout + CLIENT_TIMEOUT_MARGIN_SECONDS,
             "server_settings": {"statement_timeout": str(int(timeout * 1000))},
         },
     )
