@@ -883,6 +883,8 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
     workdir.mkdir()
 
     env = server_environment(database_url, secrets.token_urlsafe(64))
+    # Reset mails are written as files of the run (the file transport), not sent anywhere.
+    env["MAIL_URL"] = f"file://{workdir / 'mail'}"
     settings = settings_from(env)
     one_worker = ("--workers", "1")
     py_auth = Server(
@@ -946,6 +948,14 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
                 "refresh", "py-auth POST /auth/refresh (a fresh token each)", CONNECTIONS
             ),
             "login": Row("login", "py-auth POST /auth/login", LOGIN_CONNECTIONS),
+            "forgot_known": Row(
+                "forgot_known", "py-auth POST /auth/forgot-password (known addresses)", CONNECTIONS
+            ),
+            "forgot_unknown": Row(
+                "forgot_unknown",
+                "py-auth POST /auth/forgot-password (unknown addresses)",
+                CONNECTIONS,
+            ),
             "flood_health": Row(
                 "flood_health",
                 f"py-auth GET /health during a login flood ({args.probe_connections} conn.)",
@@ -1002,6 +1012,19 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
                         bearer("/articles?limit=20"),
                     ),
                     Measure(rows["refresh"], py_auth, "/auth/refresh", refresh_arguments),
+                    # Known and unknown addresses must not be told apart by their cost.
+                    Measure(
+                        rows["forgot_known"],
+                        py_auth,
+                        "/auth/forgot-password",
+                        lambda: ["forgot", str(USERS), "known"],
+                    ),
+                    Measure(
+                        rows["forgot_unknown"],
+                        py_auth,
+                        "/auth/forgot-password",
+                        lambda: ["forgot", str(USERS), "unknown"],
+                    ),
                 ]
             )
 
@@ -1130,6 +1153,9 @@ def _result(
     reported = {
         "py-auth /users/me, 2 workers ÷ 1 worker": ratio("me_2_workers", "me"),
         "py-auth /articles, 100k ÷ 10k articles": ratio("articles_large", "articles"),
+        "py-auth /auth/forgot-password, unknown ÷ known addresses": ratio(
+            "forgot_unknown", "forgot_known"
+        ),
     }
     return {
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),

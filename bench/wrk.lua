@@ -6,6 +6,8 @@
 --                                  starts from this thread's share of TOKEN_FILE (unused,
 --                                  pre-made tokens), then presents the token each answer returns
 --   login USERS PASSWORD           POST /auth/login as user00001..USERS@bench.example in turn
+--   forgot USERS KIND              POST /auth/forgot-password for user00001..USERS@bench.example
+--                                  (KIND=known) or nobody00001..@bench.example (KIND=unknown)
 --
 -- done() prints one line, "BENCH_JSON {...}", that bench/run.py reads.
 
@@ -78,6 +80,18 @@ local function login(users, password)
    request = cycle(requests)
 end
 
+local function forgot(users, kind)
+   local requests = {}
+   local headers = { ["Content-Type"] = "application/json" }
+   local name = kind == "known" and "user" or "nobody"
+   for index = 1, users do
+      local user = (index + id * 7919) % users + 1
+      local body = string.format('{"email":"%s%05d@bench.example"}', name, user)
+      requests[#requests + 1] = wrk.format("POST", "/auth/forgot-password", headers, body)
+   end
+   request = cycle(requests)
+end
+
 function init(args)
    local mode = args[1] or "plain"
    if mode == "bearer" then
@@ -86,6 +100,8 @@ function init(args)
       refresh(args[2], tonumber(args[3]))
    elseif mode == "login" then
       login(tonumber(args[2]), args[3])
+   elseif mode == "forgot" then
+      forgot(tonumber(args[2]), args[3])
    elseif mode ~= "plain" then
       error("unknown mode " .. mode)
    end

@@ -35,14 +35,30 @@ class Postbox:
         return f"{self._base_url}/ui/#/{page}"
 
     def send(self, template: str, to: str, **values: str) -> None:
+        """Compose and deliver after the response: the request itself does the same work
+        whether or not it sends mail (a forgot-password request for an unknown address must
+        not answer faster than one for a known address)."""
+        self._background.add_task(self._compose_and_deliver, template, to, values)
+
+    async def _compose_and_deliver(self, template: str, to: str, values: dict[str, str]) -> None:
         message = compose(template, to=to, sender=self._settings.mail_from, **values)
-        self._background.add_task(self._mailer.deliver, message)
+        await self._mailer.deliver(message)
+
+
+def served_address(request: Request) -> str:
+    """The address this process listens on, from the socket (the ASGI server's `server`),
+    never from the Host header, which the client writes: a link built from it would send a
+    reset token wherever the requester chose. Behind a proxy, set PUBLIC_URL."""
+    scheme = request.scope.get("scheme", "http")
+    host, port = request.scope.get("server") or ("127.0.0.1", 8000)
+    default_port = {"http": 80, "https": 443}.get(scheme)
+    shown = f"[{host}]" if ":" in str(host) else str(host)
+    return f"{scheme}://{shown}" + ("" if port == default_port else f":{port}")
 
 
 async def get_postbox(request: Request, background: BackgroundTasks, mailer: MailerDep) -> Postbox:
     settings = settings_of(request)
-    base_url = settings.public_url or str(request.base_url)
-    return Postbox(background, mailer, settings, base_url)
+    return Postbox(background, mailer, settings, settings.public_url or served_address(request))
 
 
 PostboxDep = Annotated[Postbox, Depends(get_postbox)]

@@ -41,10 +41,13 @@ async def forgot_password(
     token = await tokens.issue(
         session, settings, Purpose.RESET, email=email, user_id=owner.id if owner else None
     )
-    if owner is None:
-        return
-    audit_log.record(session, Event.PASSWORD_RESET_REQUESTED, client, subject_id=owner.id)
-    send_reset(postbox, settings, email, token)
+    # Recorded for an unknown address too (without it: what was typed may be anything), so
+    # that both cost the same writes.
+    audit_log.record(
+        session, Event.PASSWORD_RESET_REQUESTED, client, subject_id=owner.id if owner else None
+    )
+    if owner is not None:
+        send_reset(postbox, settings, email, token)
 
 
 def send_reset(postbox: Postbox, settings: Settings, email: str, token: str) -> None:

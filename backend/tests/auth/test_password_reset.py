@@ -254,3 +254,32 @@ async def test_ten_parallel_resets_with_one_token_give_exactly_one_204(client, m
     )
 
     assert sorted(answer.status_code for answer in answers) == [204] + [400] * 9
+
+
+async def test_a_host_header_does_not_steer_the_link(client, make_user, mailbox):
+    # Without PUBLIC_URL, links name the address the server listens on, never the Host header
+    # (which the requester writes: a reset link to their own host would hand them the token).
+    user = await make_user()
+
+    await client.post(
+        "/auth/forgot-password", json={"email": user.email}, headers={"Host": "evil.example"}
+    )
+
+    text = mailbox.text(mailbox.only(user.email, "reset_password"))
+    assert "evil.example" not in text
+
+
+async def test_links_start_with_public_url_when_it_is_set(
+    clean_database, database_url, make_user, mailbox
+):
+    from tests.helpers import client_of, fresh_app
+
+    user = await make_user()
+    async with (
+        fresh_app(database_url, public_url="https://auth.example.com") as app,
+        client_of(app) as client,
+    ):
+        await client.post("/auth/forgot-password", json={"email": user.email})
+
+    text = mailbox.text(mailbox.only(user.email, "reset_password"))
+    assert "https://auth.example.com/ui/#/reset-password?token=" in text

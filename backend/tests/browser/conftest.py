@@ -1,16 +1,21 @@
 """Fixtures of the browser tests: the app served by a real uvicorn process on the test
-database, Debian's Chromium driven by Playwright, and a fresh browser context per test."""
+database, mailing through a real SMTP server (aiosmtpd, in this process), Debian's Chromium
+driven by Playwright, and a fresh browser context per test."""
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from aiosmtpd.controller import Controller
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 
+from tests import servers
 from tests.helpers import PASSWORD, login
-from tests.servers import server_env, start_server
+from tests.mail.conftest import Inbox
+from tests.servers import free_port, poll_until, server_env, start_server
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_INSTALLED = CHROMIUM.exists()
@@ -27,21 +32,83 @@ expect.set_options(timeout=10_000)
 
 
 @pytest.fixture(scope="session")
-async def server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
+def smtp() -> Iterator[tuple[Inbox, int]]:
+    """The SMTP server the app of the browser tests mails through, plain (no TLS) on 127.0.0.1:
+    its inbox and port. The `mail` fixture reads it."""
+    inbox = Inbox()
+    port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield inbox, port
+    controller.stop()
+
+
+@pytest.fixture(scope="session")
+async def server(
+    database_url: str, smtp: tuple[Inbox, int], tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[str]:
     """The app in a uvicorn process of its own, on the test database; its base URL."""
     if not CHROMIUM_INSTALLED:
         pytest.skip("Chromium is missing: apt-get install chromium (Debian's package)")
+    _, smtp_port = smtp
+    # The links in its mail must open this server, whose port start_server picks: it is chosen
+    # here instead, so that PUBLIC_URL can name it. Should another process take it first, the
+    # start fails (start_server's retries get the same port) rather than mail dead links.
+    port = free_port()
     env = server_env(
         database_url,
         COOKIE_SECURE="false",  # plain http on 127.0.0.1
         CORS_ORIGINS="",
         LOG_LEVEL="WARNING",
+        MAIL_URL=f"smtp://127.0.0.1:{smtp_port}?tls=off",
+        PUBLIC_URL=f"http://127.0.0.1:{port}",
     )
-    uvicorn = await start_server(env, tmp_path_factory.mktemp("uvicorn") / "server.log")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(servers, "free_port", lambda: port)
+        uvicorn = await start_server(env, tmp_path_factory.mktemp("uvicorn") / "server.log")
     try:
         yield uvicorn.url
     finally:
         await uvicorn.stop(within=10)
+
+
+class Mail:
+    """The mail the app sent during a test, as its SMTP server received it."""
+
+    def __init__(self, inbox: Inbox, server: str) -> None:
+        self.inbox = inbox
+        self.server = server
+
+    def links(self, to: str, page: str) -> list[str]:
+        """The links to this console page (`reset-password`) in the mail received for `to`."""
+        found = []
+        for received in self.inbox.received:
+            if to not in received.envelope_to:
+                continue
+            body = received.message.get_body(preferencelist=("plain",))
+            assert body is not None
+            pattern = rf"{re.escape(self.server)}/ui/#/{page}\?token=[A-Za-z0-9_\-]+"
+            found += re.findall(pattern, body.get_content())
+        return found
+
+    async def link(self, to: str, page: str) -> str:
+        """The one link to this page mailed to `to`, once it has arrived (mail leaves after the
+        response)."""
+
+        async def arrived() -> bool:
+            return bool(self.links(to, page))
+
+        await poll_until(arrived, 10, f"no mail to {to} with a link to #/{page}")
+        (link,) = self.links(to, page)
+        return link
+
+
+@pytest.fixture
+def mail(smtp: tuple[Inbox, int], server: str) -> Mail:
+    """The mail of this test (an empty inbox at its start)."""
+    inbox, _ = smtp
+    inbox.received.clear()
+    return Mail(inbox, server)
 
 
 @pytest.fixture(scope="session")

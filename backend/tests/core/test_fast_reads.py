@@ -32,8 +32,17 @@ async def _articles_page(session: Any, make_user: Any) -> dict[str, Any]:
     return {"limit": 10, "offset": 0}
 
 
+async def _login_account(session: Any, make_user: Any) -> dict[str, Any]:
+    user = await make_user(email="reader@example.com")
+    return {"email": user.email}
+
+
 # Each read of the app, with the data and parameters that make it return rows.
-ARRANGE: dict[str, Arrange] = {"principal": _principal, "articles_page": _articles_page}
+ARRANGE: dict[str, Arrange] = {
+    "principal": _principal,
+    "articles_page": _articles_page,
+    "login_account": _login_account,
+}
 APP_READS = sorted(name for name in FastRead.registry if not name.startswith("test."))
 
 

@@ -5,15 +5,26 @@ import { api } from "./auth-session.js";
 import { errorBox, h, heading, showError } from "./dom.js";
 import * as articles from "./pages/articles.js";
 import * as audit from "./pages/audit.js";
+import * as invitation from "./pages/invitation.js";
 import * as me from "./pages/me.js";
+import * as recovery from "./pages/recovery.js";
 import * as roles from "./pages/roles.js";
 import * as sessions from "./pages/sessions.js";
 import * as signin from "./pages/signin.js";
 import * as users from "./pages/users.js";
+import { verifyBanner } from "./verify-banner.js";
 
+// Who may open a page: `guest` pages are for the signed-out (a signed-in caller goes home);
+// `anyone` pages, those that mailed links open, are shown signed in or not; the others need a
+// session (`signInFirst`: why the sign-in page comes first, when it does).
 const ROUTES = [
-  { path: "/signin", page: signin.signIn, public: true },
-  { path: "/register", page: signin.register, public: true },
+  { path: "/signin", page: signin.signIn, guest: true },
+  { path: "/register", page: signin.register, guest: true },
+  { path: "/forgot-password", page: recovery.forgotPassword, guest: true },
+  { path: "/reset-password", page: recovery.resetPassword, anyone: true },
+  { path: "/verify-email", page: recovery.verifyEmail, anyone: true, bannerless: true },
+  { path: "/accept-invitation", page: invitation.accept, anyone: true },
+  { path: "/confirm-email", page: me.confirmEmail, nav: "/me", signInFirst: "Sign in to confirm your new address." },
   { path: "/me", page: me.render },
   { path: "/articles", page: articles.list },
   { path: "/articles/new", page: articles.edit, nav: "/articles" },
@@ -91,14 +102,20 @@ function flash(text) {
   pendingFlash = text;
 }
 
-function renderChrome(activePath) {
+function renderChrome(activePath, { bannerless = false } = {}) {
   const nav = document.getElementById("nav");
   const account = document.getElementById("account");
+  const banner = document.getElementById("banner");
   if (!caller) {
     nav.replaceChildren();
     account.replaceChildren();
+    banner.replaceChildren();
     return;
   }
+  // Not on the page that verifies the address: it says it all.
+  const unverified = bannerless ? null : verifyBanner(caller);
+  if (unverified) banner.replaceChildren(unverified);
+  else banner.replaceChildren();
   const links = NAV.filter((item) => !item.permission || can(item.permission)).map((item) =>
     h(
       "li",
@@ -132,18 +149,20 @@ async function route() {
   const viewRoot = document.getElementById("view");
   const found = path === "/" ? null : match(path);
 
-  if (found && found.route.public) {
-    if (authSession.isSignedIn()) {
-      location.replace("#/");
-      return;
-    }
+  const rules = found ? found.route : {};
+  if (rules.guest && authSession.isSignedIn()) {
+    location.replace("#/");
+    return;
+  }
+  if (!rules.guest && !rules.anyone && !authSession.isSignedIn()) {
+    if (path !== "/") returnTo = location.hash;
+    if (rules.signInFirst) flash(rules.signInFirst);
+    location.replace("#/signin");
+    return;
+  }
+  if (!authSession.isSignedIn()) {
     caller = null;
   } else {
-    if (!authSession.isSignedIn()) {
-      if (path !== "/") returnTo = location.hash;
-      location.replace("#/signin");
-      return;
-    }
     try {
       caller = await api.get("/users/me");
     } catch (error) {
@@ -160,7 +179,7 @@ async function route() {
     }
   }
 
-  renderChrome(found ? found.route.nav || found.route.path : null);
+  renderChrome(rules.nav || rules.path || null, { bannerless: rules.bannerless });
   const flashNode = document.getElementById("flash");
   flashNode.textContent = pendingFlash;
   pendingFlash = "";
@@ -201,7 +220,7 @@ window.addEventListener("auth:signed-out", (event) => {
   if (event.detail.wasSignedIn) flash("Your session has ended. Sign in again.");
   const { path } = parseHash();
   const found = match(path);
-  if (found && !found.route.public) returnTo = location.hash;
+  if (found && !found.route.guest && !found.route.anyone) returnTo = location.hash;
   go("#/signin");
 });
 

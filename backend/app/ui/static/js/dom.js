@@ -57,6 +57,22 @@ function fieldName(loc) {
   return parts.length ? `${parts.join(".").replaceAll("_", " ")}: ` : "";
 }
 
+/** Where a page says what an action did ("The invitation is on its way."): announced when it
+ *  changes, but not role=status, which the console's flash message already has. */
+export function notice() {
+  return h("p", { class: "notice", "aria-live": "polite" });
+}
+
+/** The token of the mailed link that opened the page (`#/reset-password?token=...`). When the
+ *  address has none (a link cut short by a mail client), `box` says so and it is null. */
+export function linkToken(context, box) {
+  const token = context.query.get("token");
+  if (!token) {
+    showError(box, { detail: "This link is incomplete: open the whole link from the mail, or ask for a new one." });
+  }
+  return token || null;
+}
+
 export function clearError(box) {
   box.hidden = true;
   box.replaceChildren();

@@ -82,3 +82,9 @@ export async function parse(response) {
   if (!response.ok) throw new ApiError(response.status, body);
   return body;
 }
+
+/** A POST that needs no session (a forgotten password, the token of a mailed link): resolves to
+ *  the JSON body (null for a 204), or throws an ApiError. */
+export async function postWithoutSession(path, json) {
+  return parse(await send("POST", path, { json }));
+}

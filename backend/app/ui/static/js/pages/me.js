@@ -1,7 +1,8 @@
-// My account: what GET /users/me says about the caller; the name and the password.
+// My account: what GET /users/me says about the caller; the name, the email address and the
+// password. And #/confirm-email, which the confirmation mail of a new address opens.
 
 import { api, signOut } from "../auth-session.js";
-import { busy, errorBox, field, formValues, h, heading, newPasswordInput, tags, when } from "../dom.js";
+import { busy, errorBox, field, formValues, h, heading, linkToken, newPasswordInput, notice, tags, when } from "../dom.js";
 
 export function render(view, context) {
   const me = context.me;
@@ -27,6 +28,7 @@ export function render(view, context) {
       "Roles and permissions are read from the database on every request: a change by an admin applies at once.",
     ),
     nameForm(me, context),
+    emailForm(),
     passwordForm(context),
   );
 }
@@ -46,6 +48,34 @@ function nameForm(me, context) {
     }
   });
   return h("section", { class: "panel" }, h("h2", { id: "name-heading" }, "Name"), form);
+}
+
+function emailForm() {
+  const box = errorBox();
+  const result = notice();
+  const address = h("input", { type: "email", name: "new_email", autocomplete: "email", required: true, maxlength: 320 });
+  const password = h("input", { type: "password", name: "password", autocomplete: "current-password", required: true });
+  const submit = h("button", { type: "submit" }, "Send a confirmation link");
+  const form = h(
+    "form",
+    { "aria-labelledby": "email-heading" },
+    field("New email", address, "A link goes to the new address; your address changes when you open it there. Until then, sign in with the current one."),
+    field("Your password", password),
+    box,
+    h("div", { class: "actions" }, submit),
+  );
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    let answer = null;
+    const sent = await busy(submit, box, async () => {
+      answer = await api.post("/users/me/email", { new_email: address.value, password: password.value });
+    });
+    if (sent) {
+      form.reset();
+      result.textContent = answer.detail;
+    }
+  });
+  return h("section", { class: "panel" }, h("h2", { id: "email-heading" }, "Email address"), form, result);
 }
 
 function passwordForm(context) {
@@ -72,4 +102,35 @@ function passwordForm(context) {
     }
   });
   return h("section", { class: "panel" }, h("h2", { id: "password-heading" }, "Password"), form);
+}
+
+/** #/confirm-email?token=...: the signed-in account takes the address the link was mailed to. */
+export function confirmEmail(view, context) {
+  const box = errorBox();
+  view.append(heading("Confirm your new address"));
+  const token = linkToken(context, box);
+  if (!token) {
+    view.append(box);
+    return;
+  }
+  const button = h("button", { type: "button" }, "Confirm my new address");
+  button.addEventListener("click", async () => {
+    let user = null;
+    const confirmed = await busy(button, box, async () => {
+      user = await api.post("/users/me/email/confirm", { token });
+    });
+    if (!confirmed) return;
+    context.flash(`Your address is now ${user.email}.`);
+    context.go("#/me");
+  });
+  view.append(
+    h(
+      "p",
+      {},
+      `The account ${context.me.email} takes the address this link was mailed to, and its sessions elsewhere end. `,
+      "Only the account that asked for the change can confirm it.",
+    ),
+    h("div", { class: "actions" }, button),
+    box,
+  );
 }

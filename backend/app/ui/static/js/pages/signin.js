@@ -1,4 +1,4 @@
-// Sign in and register.
+// Sign in and register (a forgotten password is pages/recovery.js).
 
 import * as authSession from "../auth-session.js";
 import { busy, errorBox, field, formValues, h, heading, newPasswordInput } from "../dom.js";
@@ -26,6 +26,7 @@ export function signIn(view, context) {
   view.append(
     heading("Sign in"),
     form,
+    h("p", {}, h("a", { href: "#/forgot-password" }, "Forgot your password?")),
     h("p", {}, "No account yet? ", h("a", { href: "#/register" }, "Create one")),
   );
 }

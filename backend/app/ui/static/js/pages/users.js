@@ -1,8 +1,9 @@
-// Users admin: the list with its filters (read_user), and one user: roles, activation,
-// lockout and sessions (update_user), deletion (delete_user).
+// Users admin: the list with its filters (read_user) and invitations (create_user), and one
+// user: roles, activation, lockout, a reset mail and sessions (update_user), deletion
+// (delete_user).
 
 import { api } from "../auth-session.js";
-import { append, busy, errorBox, field, h, hashWith, heading, load, offsetOf, pager, table, tags, when } from "../dom.js";
+import { append, busy, errorBox, field, h, hashWith, heading, load, notice, offsetOf, pager, table, tags, when } from "../dom.js";
 import { sessionTable } from "../session-table.js";
 
 const PAGE_SIZE = 20;
@@ -61,8 +62,9 @@ export async function list(view, context) {
     roleInput.append(h("option", { value: name }, name));
   }
   roleInput.value = role;
+  const invite = context.can("create_user") ? invitePanel(names) : null;
   if (!page.items.length) {
-    view.append(h("p", { class: "muted" }, "No user matches."));
+    append(view, h("p", { class: "muted" }, "No user matches."), invite);
     return;
   }
   const rows = page.items.map((user) =>
@@ -80,7 +82,44 @@ export async function list(view, context) {
     view,
     table("Users", [seesEmails ? "Email" : "User", "Name", "Roles", "Status", "Created"], rows),
     pager(page, (next) => hashWith("/users", { email, role, offset: next }), "users"),
+    invite,
   );
+}
+
+/** Invite someone: a mail with a link to open their account, with these roles. */
+function invitePanel(names) {
+  const box = errorBox();
+  const result = notice();
+  const email = h("input", { type: "email", name: "email", autocomplete: "off", required: true, maxlength: 320 });
+  const boxes = names.map((name) => h("label", {}, h("input", { type: "checkbox", name: "roles", value: name }), name));
+  const submit = h("button", { type: "submit" }, "Send the invitation");
+  const form = h(
+    "form",
+    { "aria-labelledby": "invite-heading" },
+    field("Email of the person to invite", email),
+    h(
+      "fieldset",
+      {},
+      h("legend", {}, "Their roles"),
+      h("p", { class: "hint" }, "None ticked: the default role. You can give only roles whose permissions you hold."),
+      h("div", { class: "checks" }, boxes),
+    ),
+    box,
+    h("div", { class: "actions" }, submit),
+  );
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const roles = new FormData(form).getAll("roles");
+    let answer = null;
+    const sent = await busy(submit, box, async () => {
+      answer = await api.post("/users/invitations", { email: email.value, roles });
+    });
+    if (sent) {
+      form.reset();
+      result.textContent = answer.detail;
+    }
+  });
+  return h("section", { class: "panel" }, h("h2", { id: "invite-heading" }, "Invite someone"), form, result);
 }
 
 export async function detail(view, context) {
@@ -154,12 +193,25 @@ function accountActions(user, done) {
     const unlocked = await busy(unlock, box, () => api.post(`/users/${user.id}/unlock`));
     if (unlocked) done("Sign-in lockout lifted: failed attempts are forgotten.");
   });
+  const reset = h("button", { type: "button", class: "secondary" }, "Send a password reset link");
+  reset.addEventListener("click", async () => {
+    let answer = null;
+    const sent = await busy(reset, box, async () => {
+      answer = await api.post(`/users/${user.id}/password-reset`);
+    });
+    if (sent) done(answer.detail);
+  });
   return h(
     "section",
     { class: "panel" },
     h("h2", {}, "Account"),
-    h("p", { class: "hint" }, "Unlock lifts the lockout that repeated failed sign-ins put on this email."),
-    h("div", { class: "actions" }, toggle, unlock),
+    h(
+      "p",
+      { class: "hint" },
+      "Unlock lifts the lockout that repeated failed sign-ins put on this email. ",
+      "A reset link goes to the user's own address, for them to choose a new password: nobody else sees it.",
+    ),
+    h("div", { class: "actions" }, toggle, unlock, reset),
     box,
   );
 }
