@@ -40,6 +40,15 @@ class Postbox:
         not answer faster than one for a known address)."""
         self._background.add_task(self._compose_and_deliver, template, to, values)
 
+    def rehearse(self, template: str, to: str, **values: str) -> None:
+        """Do the work of a mail without sending it (composed and encoded, then dropped): for
+        a request that must cost what a mailing one costs, such as a reset requested for an
+        address without an account. Only the delivery's own I/O is left unmatched."""
+        self._background.add_task(self._compose_and_drop, template, to, values)
+
+    async def _compose_and_drop(self, template: str, to: str, values: dict[str, str]) -> None:
+        compose(template, to=to, sender=self._settings.mail_from, **values).as_bytes()
+
     async def _compose_and_deliver(self, template: str, to: str, values: dict[str, str]) -> None:
         message = compose(template, to=to, sender=self._settings.mail_from, **values)
         await self._mailer.deliver(message)
