@@ -11,7 +11,7 @@ from fastapi.security import OAuth2PasswordBearer
 from app.audit_log import writer as audit_log
 from app.auth.caller import load_principal
 from app.auth.exceptions import NotOwner
-from app.auth.schemas import Principal
+from app.auth.schemas import Principal, may_act_on
 from app.core.app_state import access_tokens_of, database_of, password_hasher_of
 from app.core.context import client_context
 from app.core.database import SessionDep
@@ -83,12 +83,6 @@ def missing_permissions(required: Iterable[str], held: frozenset[str]) -> list[s
     """The required permissions a caller lacks: the one rule behind every permission check,
     and behind POST /authz/explain."""
     return [name for name in required if name not in held]
-
-
-def may_act_on(user: Principal, owner_id: int | None, any_permission: str) -> bool:
-    """Whether the caller may act on an object with this owner: their own, or anyone's with
-    the permission that reaches every object."""
-    return owner_id == user.id or any_permission in user.permissions
 
 
 def require_permission(*names: str) -> Any:

@@ -113,10 +113,17 @@ class Principal:
     email_verified: bool = False
 
 
+def may_act_on(caller: Principal, owner_id: int | None, any_permission: str) -> bool:
+    """The one rule of "yours, or anyone's with a permission": the caller's own object, or
+    anyone's with the permission that reaches every object. Articles use it (owned_or_any:
+    update_article vs update_any_article), and so do users' private fields (below)."""
+    return owner_id == caller.id or any_permission in caller.permissions
+
+
 def may_see_private(viewer: Principal, user_id: int) -> bool:
     """Whether the viewer may see this user's email and sessions: their own, or anyone's with
     read_user_private (OWASP API3:2023, property-level authorization)."""
-    return viewer.id == user_id or Perm.READ_USER_PRIVATE in viewer.permissions
+    return may_act_on(viewer, user_id, Perm.READ_USER_PRIVATE)
 
 
 class UserRead(BaseModel):
