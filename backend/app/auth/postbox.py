@@ -47,7 +47,8 @@ class Postbox:
         self._background.add_task(self._compose_and_drop, template, to, values)
 
     async def _compose_and_drop(self, template: str, to: str, values: dict[str, str]) -> None:
-        compose(template, to=to, sender=self._settings.mail_from, **values).as_bytes()
+        message = compose(template, to=to, sender=self._settings.mail_from, **values)
+        await self._mailer.rehearse(message)
 
     async def _compose_and_deliver(self, template: str, to: str, values: dict[str, str]) -> None:
         message = compose(template, to=to, sender=self._settings.mail_from, **values)

@@ -9,6 +9,7 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from email.message import EmailMessage
+from email.policy import SMTP
 from email.utils import getaddresses
 
 from prometheus_client import Counter
@@ -90,6 +91,15 @@ class Mailer:
                     extra={"fields": {"event": "mail_sent", "attempt": attempt, **fields}},
                 )
                 return
+
+    async def rehearse(self, message: EmailMessage) -> None:
+        """Do what `deliver` does for a message that must not be sent (the decoy of a request
+        that has to cost what a mailing one costs): the same bookkeeping, the message encoded
+        as the transport would, on a worker thread as the file transport writes; only the
+        hand-over itself is left out."""
+        _recipient_domain(message)
+        message.get(TEMPLATE_HEADER, "unknown")
+        await asyncio.to_thread(message.as_bytes, policy=SMTP)
 
     async def close(self) -> None:
         """For the app's shutdown. The transports hold nothing between messages (SMTP connects

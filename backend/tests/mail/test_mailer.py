@@ -159,3 +159,14 @@ async def test_routes_get_the_apps_mailer(tmp_path):
 @pytest.mark.parametrize("outcome", OUTCOMES)
 def test_each_outcome_is_exported_from_the_start(outcome):
     assert REGISTRY.get_sample_value("mail_deliveries_total", {"outcome": outcome}) is not None
+
+
+async def test_a_rehearsal_sends_nothing_and_counts_nothing(start_smtp):
+    server = start_smtp()
+    mailer = mailer_for(server.url(query="?tls=off"))
+    deliveries = Deliveries()
+
+    await mailer.rehearse(reset_message())
+
+    assert server.inbox.attempts == 0
+    assert deliveries.since() == {"sent": 0, "retried": 0, "failed": 0}
