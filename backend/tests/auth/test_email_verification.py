@@ -105,6 +105,7 @@ async def test_required_login_of_an_unverified_account_is_403_email_not_verified
 
     assert right.status_code == 403
     assert right.json()["code"] == "email_not_verified"
+    assert right.json()["error"] == "invalid_grant"  # RFC 6749 §5.2, for OAuth2 clients
     assert "access_token" not in right.json()
     assert wrong.status_code == 401
 
