@@ -12,7 +12,6 @@ import pytest
 from aiosmtpd.controller import Controller
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 
-from tests import servers
 from tests.helpers import PASSWORD, login
 from tests.mail.conftest import Inbox
 from tests.servers import free_port, poll_until, server_env, start_server
@@ -51,21 +50,16 @@ async def server(
     if not CHROMIUM_INSTALLED:
         pytest.skip("Chromium is missing: apt-get install chromium (Debian's package)")
     _, smtp_port = smtp
-    # The links in its mail must open this server, whose port start_server picks: it is chosen
-    # here instead, so that PUBLIC_URL can name it. Should another process take it first, the
-    # start fails (start_server's retries get the same port) rather than mail dead links.
-    port = free_port()
+    # Without PUBLIC_URL, the links in its mail name the address the server listens on: this
+    # server, whatever port it was given.
     env = server_env(
         database_url,
         COOKIE_SECURE="false",  # plain http on 127.0.0.1
         CORS_ORIGINS="",
         LOG_LEVEL="WARNING",
         MAIL_URL=f"smtp://127.0.0.1:{smtp_port}?tls=off",
-        PUBLIC_URL=f"http://127.0.0.1:{port}",
     )
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(servers, "free_port", lambda: port)
-        uvicorn = await start_server(env, tmp_path_factory.mktemp("uvicorn") / "server.log")
+    uvicorn = await start_server(env, tmp_path_factory.mktemp("uvicorn") / "server.log")
     try:
         yield uvicorn.url
     finally:
