@@ -73,6 +73,30 @@ export function linkToken(context, box) {
   return token || null;
 }
 
+/**
+ * A page for a mailed link whose one step is a button (verify, confirm): opening the link
+ * changes nothing, so a mail scanner that follows it cannot use the token up. `send(token)`
+ * posts it; `done(result)` runs once it was accepted.
+ */
+export function mailedLinkPage(view, context, { title, label, explanation, send, done }) {
+  const box = errorBox();
+  view.append(heading(title));
+  const token = linkToken(context, box);
+  if (!token) {
+    view.append(box);
+    return;
+  }
+  const button = h("button", { type: "button" }, label);
+  button.addEventListener("click", async () => {
+    let result = null;
+    const sent = await busy(button, box, async () => {
+      result = await send(token);
+    });
+    if (sent) done(result);
+  });
+  view.append(explanation, h("div", { class: "actions" }, button), box);
+}
+
 export function clearError(box) {
   box.hidden = true;
   box.replaceChildren();

@@ -2,7 +2,7 @@
 // password. And #/confirm-email, which the confirmation mail of a new address opens.
 
 import { api, signOut } from "../auth-session.js";
-import { busy, errorBox, field, formValues, h, heading, linkToken, newPasswordInput, notice, tags, when } from "../dom.js";
+import { busy, errorBox, field, formValues, h, heading, mailedLinkPage, newPasswordInput, notice, tags, when } from "../dom.js";
 
 export function render(view, context) {
   const me = context.me;
@@ -106,31 +106,19 @@ function passwordForm(context) {
 
 /** #/confirm-email?token=...: the signed-in account takes the address the link was mailed to. */
 export function confirmEmail(view, context) {
-  const box = errorBox();
-  view.append(heading("Confirm your new address"));
-  const token = linkToken(context, box);
-  if (!token) {
-    view.append(box);
-    return;
-  }
-  const button = h("button", { type: "button" }, "Confirm my new address");
-  button.addEventListener("click", async () => {
-    let user = null;
-    const confirmed = await busy(button, box, async () => {
-      user = await api.post("/users/me/email/confirm", { token });
-    });
-    if (!confirmed) return;
-    context.flash(`Your address is now ${user.email}.`);
-    context.go("#/me");
-  });
-  view.append(
-    h(
+  mailedLinkPage(view, context, {
+    title: "Confirm your new address",
+    label: "Confirm my new address",
+    explanation: h(
       "p",
       {},
       `The account ${context.me.email} takes the address this link was mailed to, and its sessions elsewhere end. `,
       "Only the account that asked for the change can confirm it.",
     ),
-    h("div", { class: "actions" }, button),
-    box,
-  );
+    send: (token) => api.post("/users/me/email/confirm", { token }),
+    done: (user) => {
+      context.flash(`Your address is now ${user.email}.`);
+      context.go("#/me");
+    },
+  });
 }

@@ -3,7 +3,7 @@
 // its token is posted only when the person submits the page.
 
 import { signOut } from "../auth-session.js";
-import { busy, errorBox, field, h, heading, linkToken, newPasswordInput, notice } from "../dom.js";
+import { busy, errorBox, field, h, heading, linkToken, mailedLinkPage, newPasswordInput, notice } from "../dom.js";
 import { postWithoutSession } from "../http.js";
 
 export function forgotPassword(view) {
@@ -63,26 +63,14 @@ export function resetPassword(view, context) {
 
 /** #/verify-email?token=...: a button that proves the address, with the token of its mail. */
 export function verifyEmail(view, context) {
-  const box = errorBox();
-  view.append(heading("Verify your email address"));
-  const token = linkToken(context, box);
-  if (!token) {
-    view.append(box);
-    return;
-  }
-  const button = h("button", { type: "button" }, "Verify my address");
-  button.addEventListener("click", async () => {
-    let user = null;
-    const verified = await busy(button, box, async () => {
-      user = await postWithoutSession("/auth/verify", { token });
-    });
-    if (!verified) return;
-    context.flash(`Your address ${user.email} is verified.`);
-    context.go(context.me ? "#/" : "#/signin");
+  mailedLinkPage(view, context, {
+    title: "Verify your email address",
+    label: "Verify my address",
+    explanation: h("p", {}, "The link you opened was mailed to your address: confirm that it reached you."),
+    send: (token) => postWithoutSession("/auth/verify", { token }),
+    done: (user) => {
+      context.flash(`Your address ${user.email} is verified.`);
+      context.go(context.me ? "#/" : "#/signin");
+    },
   });
-  view.append(
-    h("p", {}, "The link you opened was mailed to your address: confirm that it reached you."),
-    h("div", { class: "actions" }, button),
-    box,
-  );
 }
