@@ -5,23 +5,16 @@ Functions take a session and typed arguments, raise domain errors, and only flus
 request's session dependency commits. Each security event is recorded in the audit log in
 the same transaction as the change it describes."""
 
-from sqlalchemy import (
-    select,
-)
+from contextlib import nullcontext
+
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit_log import writer as audit_log
 from app.audit_log.writer import Event
-from app.auth.exceptions import (
-    EmailAlreadyRegistered,
-    RegistrationClosed,
-    WrongCurrentPassword,
-)
-from app.auth.models import (
-    Role,
-    User,
-)
+from app.auth.exceptions import EmailAlreadyRegistered, RegistrationClosed, WrongCurrentPassword
+from app.auth.models import Role, User
 from app.auth.passwords import check_password_policy
 from app.auth.postbox import Postbox
 from app.auth.recovery import send_verification
@@ -63,34 +56,26 @@ async def register_user(
     if default_role is None:
         # Checked at startup, and the role cannot be deleted while it is the default.
         raise RuntimeError(f"The default role {settings.default_role!r} does not exist.")
-    if settings.email_verification == "required":
-        try:
-            # A savepoint: a taken address must leave the request's transaction usable.
-            async with session.begin_nested():
-                user = await add_account(
-                    session,
-                    hasher,
-                    settings,
-                    email=email,
-                    password=password,
-                    full_name=full_name,
-                    roles=[default_role],
-                )
-        except EmailAlreadyRegistered:
-            # The same 202 as for a new account (the same work too: the password was hashed);
-            # only the owner learns of it, by mail.
-            postbox.send("registration_attempt", email, reset_url=postbox.page("forgot-password"))
-            return None
-    else:
-        user = await add_account(
-            session,
-            hasher,
-            settings,
-            email=email,
-            password=password,
-            full_name=full_name,
-            roles=[default_role],
-        )
+    quiet = settings.email_verification == "required"
+    try:
+        # Quiet, a taken address must leave the request's transaction usable: a savepoint.
+        async with session.begin_nested() if quiet else nullcontext():
+            user = await add_account(
+                session,
+                hasher,
+                settings,
+                email=email,
+                password=password,
+                full_name=full_name,
+                roles=[default_role],
+            )
+    except EmailAlreadyRegistered:
+        if not quiet:
+            raise
+        # The same 202 as for a new account (the same work too: the password was hashed);
+        # only the owner learns of it, by mail.
+        postbox.send("registration_attempt", email, reset_url=postbox.page("forgot-password"))
+        return None
     audit_log.record(session, Event.USER_REGISTERED, client, actor_id=user.id, subject_id=user.id)
     await send_verification(session, settings, postbox, client, user)
     return user

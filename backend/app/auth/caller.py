@@ -5,20 +5,9 @@ import uuid
 from datetime import datetime
 from typing import NamedTuple
 
-from sqlalchemy import (
-    bindparam,
-    exists,
-    select,
-)
+from sqlalchemy import bindparam, exists, select
 
-from app.auth.models import (
-    AuthSession,
-    Permission,
-    Role,
-    User,
-    role_permissions,
-    user_roles,
-)
+from app.auth.models import AuthSession, Permission, Role, User, role_permissions, user_roles
 from app.auth.schemas import Principal
 from app.core.database import Database
 from app.core.fast_read import FastRead

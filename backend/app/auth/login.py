@@ -3,25 +3,13 @@ account look alike), every attempt counted first, and a session started."""
 
 from typing import NamedTuple
 
-from sqlalchemy import (
-    bindparam,
-    delete,
-    select,
-    update,
-)
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit_log import writer as audit_log
 from app.audit_log.writer import Event
-from app.auth.exceptions import (
-    EmailNotVerified,
-    InvalidCredentials,
-    LoginThrottled,
-)
-from app.auth.models import (
-    LoginThrottle,
-    User,
-)
+from app.auth.exceptions import EmailNotVerified, InvalidCredentials, LoginThrottled
+from app.auth.models import User
 from app.auth.sessions import TokenPair, start_session
 from app.auth.throttling import forget_login_failures, start_lockout, take_login_attempt
 from app.core.clock import utcnow
@@ -115,7 +103,7 @@ async def login(
             .values(hashed_password=new_hash)
             .execution_options(synchronize_session=False)
         )
-    await session.execute(delete(LoginThrottle).where(LoginThrottle.email == email))
+    await forget_login_failures(session, email)
     pair = await start_session(
         session,
         access_tokens,

@@ -13,11 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.auth import browser, sessions
 from app.auth.exceptions import UnsupportedGrantType
-from app.auth.schemas import (
-    Password,
-    RefreshRequest,
-    TokenResponse,
-)
+from app.auth.schemas import Password, RefreshRequest, TokenResponse
 from app.core.app_state import SettingsDep
 from app.core.config import Settings
 from app.core.errors import AppError, RequestInvalid, UnsupportedMediaType

@@ -13,11 +13,7 @@ from fastapi.responses import JSONResponse
 
 from app.auth import accounts, browser, invitations, recovery, sessions
 from app.auth import login as login_flow
-from app.auth.dependencies import (
-    AccessTokensDep,
-    CurrentUser,
-    PasswordHasherDep,
-)
+from app.auth.dependencies import AccessTokensDep, CurrentUser, PasswordHasherDep
 from app.auth.oauth2 import (
     REFRESH_BODY_DOC,
     LoginForm,

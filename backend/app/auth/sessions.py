@@ -6,17 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import NoReturn, cast
 
-from sqlalchemy import (
-    ColumnElement,
-    Table,
-    bindparam,
-    delete,
-    exists,
-    insert,
-    or_,
-    select,
-    update,
-)
+from sqlalchemy import ColumnElement, Table, bindparam, delete, exists, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit_log import writer as audit_log
@@ -28,11 +18,7 @@ from app.auth.exceptions import (
     RefreshTokenRevoked,
     SessionNotFound,
 )
-from app.auth.models import (
-    AuthSession,
-    RefreshToken,
-    User,
-)
+from app.auth.models import AuthSession, RefreshToken, User
 from app.core.clock import utcnow
 from app.core.config import Settings
 from app.core.context import ClientContext

@@ -6,17 +6,10 @@ import math
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import (
-    case,
-    delete,
-    or_,
-    update,
-)
+from sqlalchemy import case, delete, or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth.models import (
-    LoginThrottle,
-)
+from app.auth.models import LoginThrottle
 from app.core.clock import utcnow
 from app.core.config import Settings
 from app.core.database import Database
