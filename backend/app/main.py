@@ -32,6 +32,7 @@ from app.core.metrics import router as metrics_router
 from app.core.metrics import watch_pool
 from app.core.middleware import QUIET_ROUTES, RequestContextMiddleware
 from app.core.rate_limit import ClientRateLimiter
+from app.core.sealing import Sealer
 from app.core.security import AccessTokenCodec, PasswordHasher
 from app.mail.mailer import Mailer
 from app.roles.router import router as roles_router
@@ -112,6 +113,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.database = Database(settings)
     app.state.access_tokens = AccessTokenCodec(settings)
     app.state.password_hasher = PasswordHasher(settings)
+    app.state.sealer = Sealer(settings)
     app.state.mailer = Mailer(settings)
     app.state.rate_limiter = ClientRateLimiter(
         settings.auth_rate_limit, settings.rate_limit_storage_url

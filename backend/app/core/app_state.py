@@ -1,8 +1,9 @@
 """What the app holds for its lifetime, read in one place and typed.
 
-``create_app`` puts the settings, the database, the access-token codec, the password hasher and
-the per-IP rate limiter on ``app.state``; everything else reads them through these functions
-(and routes through the dependencies built on them), never ``request.app.state`` by hand.
+``create_app`` puts the settings, the database, the access-token codec, the password hasher,
+the sealer (encryption at rest) and the per-IP rate limiter on ``app.state``; everything else
+reads them through these functions (and routes through the dependencies built on them), never
+``request.app.state`` by hand.
 """
 
 from typing import TYPE_CHECKING, Annotated, cast
@@ -15,6 +16,7 @@ from app.core.config import Settings
 if TYPE_CHECKING:  # imported for their types only: they read the app's state through here
     from app.core.database import Database
     from app.core.rate_limit import ClientRateLimiter
+    from app.core.sealing import Sealer
     from app.core.security import AccessTokenCodec, PasswordHasher
 
 
@@ -36,6 +38,10 @@ def access_tokens_of(connection: HTTPConnection) -> "AccessTokenCodec":
 
 def password_hasher_of(connection: HTTPConnection) -> "PasswordHasher":
     return cast("PasswordHasher", connection.app.state.password_hasher)
+
+
+def sealer_of(connection: HTTPConnection) -> "Sealer":
+    return cast("Sealer", connection.app.state.sealer)
 
 
 async def get_settings(connection: HTTPConnection) -> Settings:

@@ -43,6 +43,10 @@ class Settings(BaseSettings):
     jwt_issuer: str = "py-auth"
     jwt_audience: str = "py-auth"
     access_token_minutes: int = Field(default=15, ge=1)
+    # Keys that encrypt secrets at rest (TOTP secrets, signing keys): comma-separated base64url
+    # 32-byte keys, the first seals, all open (app.core.sealing). Unset: one key derived from
+    # JWT_SECRET. Left out of the repr.
+    encryption_keys: SecretStr | None = Field(default=None, repr=False)
     refresh_token_days: int = Field(default=14, ge=1)
     # A session unused this long cannot be refreshed, whatever its absolute expiry.
     refresh_idle_days: int = Field(default=7, ge=1)
@@ -173,6 +177,22 @@ class Settings(BaseSettings):
         if len(value.get_secret_value().encode()) < MIN_SECRET_BYTES:
             raise ValueError(f"must be at least {MIN_SECRET_BYTES} bytes")
         return value
+
+    @field_validator("encryption_keys")
+    @classmethod
+    def _encryption_keys_decode(cls, value: SecretStr | None) -> SecretStr | None:
+        from app.core.sealing import decode_encryption_key
+
+        if value is None or not value.get_secret_value().strip():
+            return None
+        for key in value.get_secret_value().split(","):
+            decode_encryption_key(key.strip())
+        return value
+
+    def encryption_key_list(self) -> list[str]:
+        if self.encryption_keys is None:
+            return []
+        return [key.strip() for key in self.encryption_keys.get_secret_value().split(",")]
 
     @field_validator("auth_rate_limit")
     @classmethod
