@@ -30,6 +30,7 @@ from tests.helpers import (
     TEST_DATABASE_URL,
     Clock,
     freeze_clock,
+    issue_access_token,
     make_settings,
     run_migrations,
     set_cli_environment,
@@ -234,7 +235,8 @@ def auth_headers(app: Any, make_session: MakeSession) -> AuthHeaders:
 
     async def headers(user: User) -> dict[str, str]:
         session_id = await make_session(user)
-        return {"Authorization": f"Bearer {codec.issue(user.id, session_id=session_id)}"}
+        token = issue_access_token(codec, user.id, session_id)
+        return {"Authorization": f"Bearer {token}"}
 
     return headers
 

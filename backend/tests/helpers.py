@@ -23,7 +23,7 @@ from alembic import command
 from app.auth.models import User
 from app.core.clock import utcnow
 from app.core.config import Settings
-from app.core.security import ACCESS_TOKEN_KEY_PURPOSE, derive_key
+from app.core.security import ACCESS_TOKEN_KEY_PURPOSE, AccessTokenCodec, derive_key
 from app.main import create_app
 
 BACKEND_DIR = Path(__file__).resolve().parents[1]
@@ -144,6 +144,11 @@ def bearer(access_token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {access_token}"}
 
 
+def issue_access_token(codec: AccessTokenCodec, user_id: int, session_id: uuid.UUID) -> str:
+    """An access token as a password login issues it: authenticated now, by password."""
+    return codec.issue(user_id, session_id=session_id, auth_time=utcnow(), amr=("pwd",))
+
+
 def forge_access_token(
     settings,
     user_id: int,
@@ -168,6 +173,8 @@ def forge_access_token(
         "iss": settings.jwt_issuer,
         "aud": settings.jwt_audience,
         "type": "access",
+        "auth_time": int(now.timestamp()),
+        "amr": ["pwd"],
         **overrides,
     }
     for name in drop:

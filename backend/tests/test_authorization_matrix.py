@@ -119,6 +119,16 @@ MATRIX = [
         (400, 400, 400, 400),
         body=lambda _: {"token": "not-mailed", "password": PASSWORD},
     ),
+    # The second step of a login: its mfa_token is the credential, whoever calls.
+    Row(
+        "POST",
+        "/auth/mfa/verify",
+        (401, 401, 401, 401),
+        body=lambda _: {"mfa_token": "not-issued", "code": "123456"},
+    ),
+    Row(
+        "POST", "/auth/reauthenticate", (401, 200, 200, 200), body=lambda _: {"password": PASSWORD}
+    ),
     Row("POST", "/auth/logout-all", (401, 204, 204, 204)),
     Row("GET", "/auth/sessions", (401, 200, 200, 200)),
     # Another user's session does not exist for the caller, whoever the caller is.
@@ -132,6 +142,12 @@ MATRIX = [
         (401, 204, 204, 204),
         body=lambda _: {"current_password": PASSWORD, "new_password": "a brand new passphrase"},
     ),
+    # The caller's own second factor (tests/auth/test_mfa*.py go through the flows).
+    Row("GET", "/users/me/mfa", (401, 200, 200, 200)),
+    Row("POST", "/users/me/mfa/totp", (401, 201, 201, 201)),
+    Row("POST", "/users/me/mfa/totp/confirm", (401, 400, 400, 400), body=lambda _: {"code": "1"}),
+    Row("DELETE", "/users/me/mfa/totp", (401, 409, 409, 409), body=lambda _: {"code": "1"}),
+    Row("POST", "/users/me/mfa/recovery-codes", (401, 409, 409, 409)),
     # User administration. The directory is open to read_user; emails and other users'
     # sessions need read_user_private, creating accounts create_user (admin only).
     Row(
@@ -169,6 +185,13 @@ MATRIX = [
     Row("GET", "/users/{user_id}/sessions", (401, 403, 403, 200), needs_login=True),
     Row("DELETE", "/users/{user_id}/sessions", (401, 403, 403, 204), needs_login=True),
     Row("POST", "/users/{user_id}/unlock", (401, 403, 403, 204)),
+    # The target has no second factor: nothing to reset.
+    Row(
+        "POST",
+        "/users/{user_id}/mfa/reset",
+        (401, 403, 403, 409),
+        body=lambda _: {"reason": "lost their phone"},
+    ),
     # Articles.
     Row("GET", "/articles", (401, 200, 200, 200)),
     Row("POST", "/articles", (401, 403, 201, 201), body=lambda _: {"title": "New"}),

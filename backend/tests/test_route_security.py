@@ -27,6 +27,7 @@ PUBLIC_ROUTES = frozenset(
         ("POST", "/auth/refresh"),
         ("POST", "/auth/logout"),  # the refresh token in the body is the credential
         ("POST", "/auth/revoke"),  # RFC 7009: the token in the body is the credential
+        ("POST", "/auth/mfa/verify"),  # the mfa_token of a login (the right password)
         # Recovery: the mailed token in the body is the credential, or nothing is told.
         ("POST", "/auth/forgot-password"),
         ("POST", "/auth/reset-password"),

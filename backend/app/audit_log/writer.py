@@ -47,6 +47,12 @@ class Event(StrEnum):
     EMAIL_CHANGED = "email_changed"
     USER_INVITED = "user_invited"
     INVITATION_ACCEPTED = "invitation_accepted"
+    MFA_ENROLLMENT_STARTED = "mfa_enrollment_started"
+    MFA_ENABLED = "mfa_enabled"
+    MFA_DISABLED = "mfa_disabled"
+    MFA_RESET = "mfa_reset"
+    RECOVERY_CODES_REGENERATED = "recovery_codes_regenerated"
+    REAUTHENTICATED = "reauthenticated"
 
 
 def record(

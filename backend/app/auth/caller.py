@@ -1,16 +1,24 @@
 """The caller of a request: the user, their roles and permissions, and whether the
 access token's session is live, read in one query (the hot path of every request)."""
 
-import uuid
 from datetime import datetime
 from typing import NamedTuple
 
 from sqlalchemy import bindparam, exists, select
 
-from app.auth.models import AuthSession, Permission, Role, User, role_permissions, user_roles
+from app.auth.models import (
+    AuthSession,
+    Permission,
+    Role,
+    TotpCredential,
+    User,
+    role_permissions,
+    user_roles,
+)
 from app.auth.schemas import Principal
 from app.core.database import Database
 from app.core.fast_read import FastRead
+from app.core.security import AccessClaims
 
 
 class PrincipalRow(NamedTuple):
@@ -22,6 +30,7 @@ class PrincipalRow(NamedTuple):
     is_active: bool
     created_at: datetime
     email_verified: bool
+    mfa_enabled: bool
     role: str | None
     permission: str | None
     session_is_live: bool
@@ -37,6 +46,7 @@ PRINCIPAL = FastRead(
         User.is_active,
         User.created_at,
         User.email_verified_at.is_not(None).label("email_verified"),
+        TotpCredential.confirmed_at.is_not(None).label("mfa_enabled"),
         Role.name,
         Permission.name,
         exists()
@@ -50,6 +60,7 @@ PRINCIPAL = FastRead(
         )
         .label("session_is_live"),
     )
+    .outerjoin(TotpCredential, TotpCredential.user_id == User.id)
     .outerjoin(user_roles, user_roles.c.user_id == User.id)
     .outerjoin(Role, Role.id == user_roles.c.role_id)
     .outerjoin(role_permissions, role_permissions.c.role_id == Role.id)
@@ -59,11 +70,10 @@ PRINCIPAL = FastRead(
 )
 
 
-async def load_principal(
-    database: Database, user_id: int, session_id: uuid.UUID
-) -> Principal | None:
+async def load_principal(database: Database, claims: AccessClaims) -> Principal | None:
     """The user with role and permission names, if the token's session is live: one round
     trip (the hot path), so a logout ends its access tokens at once."""
+    user_id, session_id = claims.user_id, claims.session_id
     rows = await database.fetch(PRINCIPAL, {"user_id": user_id, "session_id": session_id})
     if not rows or not rows[0].session_is_live:
         return None
@@ -75,6 +85,9 @@ async def load_principal(
         is_active=first.is_active,
         created_at=first.created_at,
         email_verified=first.email_verified,
+        mfa_enabled=first.mfa_enabled,
+        auth_time=claims.auth_time,
+        amr=claims.amr,
         roles=tuple(sorted({row.role for row in rows if row.role is not None})),
         permissions=frozenset(row.permission for row in rows if row.permission is not None),
         session_id=session_id,

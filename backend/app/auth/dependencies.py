@@ -10,12 +10,20 @@ from fastapi.security import OAuth2PasswordBearer
 
 from app.audit_log import writer as audit_log
 from app.auth.caller import load_principal
-from app.auth.exceptions import NotOwner
+from app.auth.exceptions import MfaEnrollmentRequired, NotOwner, StepUpRequired
 from app.auth.schemas import Principal, may_act_on
-from app.core.app_state import access_tokens_of, database_of, password_hasher_of
+from app.core.app_state import (
+    access_tokens_of,
+    database_of,
+    password_hasher_of,
+    sealer_of,
+    settings_of,
+)
+from app.core.clock import utcnow
 from app.core.context import client_context
 from app.core.database import SessionDep
 from app.core.errors import InvalidToken, NotAuthenticated, PermissionDenied
+from app.core.sealing import Sealer
 from app.core.security import AccessTokenCodec, PasswordHasher
 
 # Reads "Authorization: Bearer ..." and makes the Authorize button of /docs log in.
@@ -30,11 +38,16 @@ async def get_password_hasher(request: Request) -> PasswordHasher:
     return password_hasher_of(request)
 
 
+async def get_sealer(request: Request) -> Sealer:
+    return sealer_of(request)
+
+
 AccessTokensDep = Annotated[AccessTokenCodec, Depends(get_access_tokens)]
+SealerDep = Annotated[Sealer, Depends(get_sealer)]
 PasswordHasherDep = Annotated[PasswordHasher, Depends(get_password_hasher)]
 
 
-async def get_current_user(
+async def get_enrolling_user(
     request: Request,
     access_tokens: AccessTokensDep,
     token: Annotated[str | None, Depends(oauth2_scheme)],
@@ -45,18 +58,32 @@ async def get_current_user(
 
     The query runs outside the request's transaction (Database.fetch): a request that only
     needs the caller (GET /users/me) costs one round trip, no BEGIN, no COMMIT.
+
+    Only the routes that enroll a second factor use this one directly; every other route
+    uses ``get_current_user``, which adds MFA_REQUIRED_PERMISSIONS.
     """
     if not token:
         raise NotAuthenticated()
     claims = access_tokens.decode(token)
-    database = database_of(request)
-    principal = await load_principal(database, claims.user_id, claims.session_id)
+    principal = await load_principal(database_of(request), claims)
     if principal is None or not principal.is_active:
         raise InvalidToken("The access token is no longer valid.")
     request.state.user_id = principal.id  # for the request log line
     return principal
 
 
+async def get_current_user(
+    principal: Annotated[Principal, Depends(get_enrolling_user)], request: Request
+) -> Principal:
+    """The caller (``get_enrolling_user``), who must have a second factor if they hold any of
+    MFA_REQUIRED_PERMISSIONS: until they enroll, nothing but enrolling works (403)."""
+    required = settings_of(request).mfa_required_permissions
+    if required and not principal.mfa_enabled and not required.isdisjoint(principal.permissions):
+        raise MfaEnrollmentRequired()
+    return principal
+
+
+EnrollingUser = Annotated[Principal, Depends(get_enrolling_user)]
 CurrentUser = Annotated[Principal, Depends(get_current_user)]
 
 PrincipalCheck = Callable[..., Awaitable[Principal]]
@@ -161,6 +188,29 @@ async def _record_denial(request: Request, user: Principal, missing: list[str]) 
         await session.commit()
 
 
+def require_recent_auth(max_age: int | None = None, *, enrolling: bool = False) -> Any:
+    """Depends on a caller who proved who they are within ``max_age`` seconds (default
+    STEP_UP_MAX_AGE_SECONDS), by the token's auth_time; else 401
+    insufficient_user_authentication (RFC 9470), and POST /auth/reauthenticate gives a fresh
+    token. A stolen access token cannot make the account-changing requests it guards.
+    ``enrolling``: for the routes that a caller who must still enroll may use."""
+    caller = get_enrolling_user if enrolling else get_current_user
+
+    async def check(user: Annotated[Principal, Depends(caller)], request: Request) -> Principal:
+        limit = max_age or settings_of(request).step_up_max_age_seconds
+        if user.auth_time is None or (utcnow() - user.auth_time).total_seconds() > limit:
+            raise StepUpRequired(limit)
+        return user
+
+    check.recent_auth = True  # type: ignore[attr-defined]
+    return Depends(check)
+
+
+# The caller, authenticated recently (STEP_UP_MAX_AGE_SECONDS): for account-changing routes.
+RecentUser = Annotated[Principal, require_recent_auth()]
+RecentEnrollingUser = Annotated[Principal, require_recent_auth(enrolling=True)]
+
+
 def require_role(*names: str) -> Any:
     """Depends on a caller who holds every one of these roles, else 403.
 
@@ -184,6 +234,8 @@ class RouteRequirements:
     authenticated: bool
     permissions: tuple[str, ...]
     ownership: Ownership | None = None
+    # The caller must have proved who they are recently (require_recent_auth).
+    recent_auth: bool = False
 
 
 def route_requirements(dependant: Dependant) -> RouteRequirements:
@@ -192,12 +244,16 @@ def route_requirements(dependant: Dependant) -> RouteRequirements:
     authenticated = False
     permissions: list[str] = []
     ownership: Ownership | None = None
+    recent_auth = False
     pending = [dependant]
     while pending:
         current = pending.pop()
-        if current.call is get_current_user:
+        if current.call in (get_current_user, get_enrolling_user):
             authenticated = True
         permissions.extend(getattr(current.call, "required_permissions", ()))
         ownership = getattr(current.call, "ownership", None) or ownership
+        recent_auth = recent_auth or getattr(current.call, "recent_auth", False)
         pending.extend(current.dependencies)
-    return RouteRequirements(authenticated, tuple(dict.fromkeys(permissions)), ownership)
+    return RouteRequirements(
+        authenticated, tuple(dict.fromkeys(permissions)), ownership, recent_auth
+    )

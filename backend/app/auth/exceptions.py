@@ -1,6 +1,9 @@
 """Errors of authentication; each is an AppError with a stable code."""
 
+from collections.abc import Mapping
+
 from app.core.errors import (
+    REALM,
     AppError,
     Conflict,
     NotAuthenticated,
@@ -114,3 +117,71 @@ class EmailNotVerified(PermissionDenied):
 class CsrfFailed(PermissionDenied):
     code = "csrf_failed"
     detail = "Missing or wrong X-CSRF-Token header."
+
+
+class MfaRequired(PermissionDenied):
+    """The right password of an account with a second factor: no session yet, but a token
+    for the second step (POST /auth/mfa/verify). The challenge it names must persist."""
+
+    code = "mfa_required"
+    detail = "A second factor is required: send a code with the mfa_token to /auth/mfa/verify."
+    persist_changes = True
+
+
+class InvalidMfaChallenge(NotAuthenticated):
+    code = "invalid_mfa_token"
+    detail = "The sign-in expired or used up its attempts; log in again."
+
+
+class InvalidSecondFactor(AppError):
+    """A wrong, reused or malformed code: the attempt it cost is counted and audited."""
+
+    status_code = 400
+    code = "invalid_mfa_code"
+    detail = "The code is not valid."
+    persist_changes = True
+
+
+class MfaAlreadyEnabled(Conflict):
+    code = "mfa_already_enabled"
+    detail = "Two-step verification is already on; turn it off first."
+
+
+class MfaNotEnabled(Conflict):
+    code = "mfa_not_enabled"
+    detail = "Two-step verification is not on for this account."
+
+
+class NoPendingEnrollment(AppError):
+    status_code = 400
+    code = "no_pending_enrollment"
+    detail = "No enrollment is waiting for a code; start one first."
+
+
+class MfaEnrollmentRequired(PermissionDenied):
+    code = "mfa_enrollment_required"
+    detail = (
+        "Your permissions require two-step verification: enroll an authenticator first "
+        "(POST /users/me/mfa/totp)."
+    )
+
+
+class StepUpRequired(NotAuthenticated):
+    """RFC 9470: the access token proves an authentication older than this action allows;
+    POST /auth/reauthenticate gives a fresh one in the same session."""
+
+    code = "insufficient_user_authentication"
+    detail = "This action needs a recent sign-in: reauthenticate (POST /auth/reauthenticate)."
+
+    def __init__(self, max_age: int) -> None:
+        super().__init__(error="insufficient_user_authentication", max_age=max_age)
+        self.max_age = max_age
+
+    def response_headers(self) -> Mapping[str, str]:
+        return {
+            "WWW-Authenticate": (
+                f'Bearer realm="{REALM}", error="insufficient_user_authentication", '
+                f'error_description="A more recent authentication is required", '
+                f"max_age={self.max_age}"
+            )
+        }

@@ -8,9 +8,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit_log import writer as audit_log
 from app.audit_log.writer import Event
-from app.auth.exceptions import EmailNotVerified, InvalidCredentials, LoginThrottled
-from app.auth.models import User
-from app.auth.sessions import TokenPair, start_session
+from app.auth import mfa
+from app.auth.exceptions import (
+    EmailNotVerified,
+    InvalidCredentials,
+    InvalidSecondFactor,
+    LoginThrottled,
+    MfaRequired,
+    WrongCurrentPassword,
+)
+from app.auth.models import TotpCredential, User
+from app.auth.schemas import Principal
+from app.auth.sessions import TokenPair, reauthenticated, start_session
 from app.auth.throttling import forget_login_failures, start_lockout, take_login_attempt
 from app.core.clock import utcnow
 from app.core.config import Settings
@@ -18,6 +27,7 @@ from app.core.context import ClientContext
 from app.core.database import Database
 from app.core.fast_read import FastRead
 from app.core.metrics import LOGINS
+from app.core.sealing import Sealer
 from app.core.security import AccessTokenCodec, PasswordHasher
 from app.core.types import normalize_email
 
@@ -28,6 +38,7 @@ class LoginAccount(NamedTuple):
     is_active: bool
     credentials_version: int
     email_verified: bool
+    mfa_enabled: bool
 
 
 # Read outside any transaction: no connection is held (and on SQLite no lock) while the
@@ -40,7 +51,10 @@ LOGIN_ACCOUNT = FastRead(
         User.is_active,
         User.credentials_version,
         User.email_verified_at.is_not(None),
-    ).where(User.email == bindparam("email", type_=User.email.type)),
+        TotpCredential.confirmed_at.is_not(None),
+    )
+    .outerjoin(TotpCredential, TotpCredential.user_id == User.id)
+    .where(User.email == bindparam("email", type_=User.email.type)),
     LoginAccount,
 )
 
@@ -56,7 +70,8 @@ async def login(
     email: str,
     password: str,
 ) -> TokenPair:
-    """Check the credentials and start a session.
+    """Check the credentials and start a session (or, for an account with a second factor,
+    a challenge for it: MfaRequired).
 
     Unknown email, wrong password and inactive account look the same from outside, in status,
     body and time (an unknown email is verified against a dummy hash), and all count toward
@@ -103,6 +118,14 @@ async def login(
             .values(hashed_password=new_hash)
             .execution_options(synchronize_session=False)
         )
+    if user.mfa_enabled:
+        # No session on the password alone. The attempt stays counted until the second step
+        # succeeds: else each new login would wipe the count its wrong codes built up.
+        LOGINS.labels("mfa_required").inc()
+        mfa_token = await mfa.start_challenge(
+            session, user_id=user.id, credentials_version=user.credentials_version
+        )
+        raise MfaRequired(error="mfa_required", mfa_token=mfa_token, methods=list(mfa.METHODS))
     await forget_login_failures(session, email)
     pair = await start_session(
         session,
@@ -138,3 +161,65 @@ async def _failed_login(
         reason=reason,
         email=email if user_id is not None else None,
     )
+
+
+async def reauthenticate(
+    session: AsyncSession,
+    database: Database,
+    hasher: PasswordHasher,
+    sealer: Sealer,
+    access_tokens: AccessTokenCodec,
+    settings: Settings,
+    client: ClientContext,
+    *,
+    caller: Principal,
+    password: str,
+    factor: mfa.SecondFactor | None,
+) -> str:
+    """The caller proves who they are again (RFC 9470 step-up): the password, and a second
+    factor if the account has one. Counted like a login attempt of the account; success gives
+    a fresh access token in the same session, whose auth_time is now."""
+    assert caller.session_id is not None  # a bearer caller always has a session
+    attempt = await take_login_attempt(database, settings, caller.email, utcnow())
+    if attempt.retry_after is not None:
+        await _failed_login(session, client, "throttled", email=caller.email, user_id=caller.id)
+        raise LoginThrottled(attempt.retry_after)
+    hashed = await session.scalar(select(User.hashed_password).where(User.id == caller.id))
+    is_valid, _ = await hasher.verify_and_update(password, hashed or "")
+    methods = ["pwd"]
+    try:
+        if not is_valid:
+            raise WrongCurrentPassword("The password is not correct.")
+        if caller.mfa_enabled:
+            if factor is None:
+                raise MfaRequired(
+                    "This account has two-step verification: send a code too.",
+                    error="mfa_required",
+                    methods=list(mfa.METHODS),
+                )
+            methods.append(
+                await mfa.check_second_factor(
+                    session, sealer, settings, user_id=caller.id, factor=factor
+                )
+            )
+    except (WrongCurrentPassword, InvalidSecondFactor) as failure:
+        if attempt.number >= settings.login_max_failures:
+            await start_lockout(session, settings, caller.email, utcnow(), attempt)
+        reason = (
+            "bad_password" if isinstance(failure, WrongCurrentPassword) else "bad_second_factor"
+        )
+        await _failed_login(session, client, reason, email=caller.email, user_id=caller.id)
+        raise
+    await forget_login_failures(session, caller.email)
+    token = await reauthenticated(
+        session, access_tokens, user_id=caller.id, session_id=caller.session_id, amr=methods
+    )
+    audit_log.record(
+        session,
+        Event.REAUTHENTICATED,
+        client,
+        actor_id=caller.id,
+        subject_id=caller.id,
+        amr=methods,
+    )
+    return token

@@ -3,7 +3,7 @@
 import uuid
 from datetime import datetime
 
-from sqlalchemy import JSON, Column, ForeignKey, Index, String, Table, Uuid, func
+from sqlalchemy import JSON, BigInteger, Column, ForeignKey, Index, String, Table, Uuid, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from app.core.clock import utcnow
@@ -98,6 +98,11 @@ class AuthSession(Base):
     revoked_at: Mapped[datetime | None]
     # The user's credentials_version when the login began; see User.credentials_version.
     credentials_version: Mapped[int] = mapped_column(default=0, server_default="0")
+    # When the user last proved who they are in this session (login, second factor,
+    # reauthentication) and how (RFC 8176 methods, space-separated: "pwd", "pwd otp",
+    # "pwd mfa"): every access token of the session carries both as auth_time and amr.
+    auth_time: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
+    amr: Mapped[str] = mapped_column(String(32), default="pwd", server_default="pwd")
     ip: Mapped[str | None] = mapped_column(String(45))
     user_agent: Mapped[str | None] = mapped_column(String(256))
 
@@ -160,3 +165,51 @@ class RefreshToken(Base):
     expires_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
+
+
+class TotpCredential(Base):
+    """A user's TOTP authenticator (RFC 6238). Pending until a first code confirms it.
+
+    The secret is sealed at rest (app.core.sealing, bound to the user). ``last_used_step`` is
+    the time step of the last code accepted: a code is accepted only for a later step, by one
+    conditional UPDATE, so a code (or an older one) is never accepted twice.
+    """
+
+    __tablename__ = "totp_credentials"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    secret_sealed: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    confirmed_at: Mapped[datetime | None]
+    last_used_step: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+
+
+class RecoveryCode(Base):
+    """A one-time code that stands in for the authenticator. Only a keyed hash is stored."""
+
+    __tablename__ = "recovery_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    used_at: Mapped[datetime | None]
+
+
+class MfaChallenge(Base):
+    """A login whose password was right, waiting for its second factor: what the opaque
+    ``mfa_token`` (stored as its SHA-256) stands for, for a few minutes and a few attempts."""
+
+    __tablename__ = "mfa_challenges"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    # The user's credentials_version read before the password was checked, as at login.
+    credentials_version: Mapped[int]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    attempts: Mapped[int] = mapped_column(default=0)
+    used_at: Mapped[datetime | None]

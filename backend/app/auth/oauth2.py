@@ -26,6 +26,8 @@ OAUTH2_ERRORS = {
     "token_expired": "invalid_grant",
     "token_revoked": "invalid_grant",
     "email_not_verified": "invalid_grant",
+    "invalid_mfa_token": "invalid_grant",
+    "invalid_mfa_code": "invalid_grant",
     "unsupported_grant_type": "unsupported_grant_type",
 }
 

@@ -11,6 +11,7 @@ from sqlalchemy.orm import selectinload
 
 from app.audit_log import writer as audit_log
 from app.audit_log.writer import Event
+from app.auth import mfa
 from app.auth import one_time_tokens as tokens
 from app.auth.exceptions import OneTimeTokenInvalid
 from app.auth.models import User
@@ -22,6 +23,8 @@ from app.auth.throttling import forget_login_failures
 from app.core.clock import utcnow
 from app.core.config import Settings
 from app.core.context import ClientContext
+from app.core.database import Database
+from app.core.sealing import Sealer
 from app.core.security import PasswordHasher
 
 
@@ -64,17 +67,20 @@ def send_reset(
 
 async def reset_password(
     session: AsyncSession,
+    database: Database,
     hasher: PasswordHasher,
+    sealer: Sealer,
     settings: Settings,
     postbox: Postbox,
     client: ClientContext,
     *,
     token: str,
     password: str,
+    factor: mfa.SecondFactor,
 ) -> None:
     """Set a new password with a reset token: every session of the user ends, the lockout is
     lifted, the address counts as verified (the mail reached its owner), and the owner is told.
-    It does not log in."""
+    It does not log in. An account with a second factor needs it too (a counted attempt)."""
     sent = await tokens.peek(session, Purpose.RESET, token)
     user = await session.get(User, sent.user_id) if sent.user_id is not None else None
     if user is None or not user.is_active or user.email != sent.email:
@@ -82,6 +88,9 @@ async def reset_password(
         raise OneTimeTokenInvalid()
     # Checked before the token is spent, so that a refused password does not cost the link.
     check_password_policy(password, user.email, settings, field="password")
+    await mfa.require_for_reset(
+        session, database, sealer, settings, client, user=user, factor=factor
+    )
     await tokens.use(session, Purpose.RESET, token)
     user.hashed_password = await hasher.hash(password)
     user.email_verified_at = user.email_verified_at or utcnow()

@@ -11,9 +11,15 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request, Response, status
 from fastapi.responses import JSONResponse
 
-from app.auth import accounts, browser, invitations, recovery, sessions
+from app.auth import accounts, browser, invitations, mfa, recovery, sessions
 from app.auth import login as login_flow
-from app.auth.dependencies import AccessTokensDep, CurrentUser, PasswordHasherDep
+from app.auth.dependencies import (
+    AccessTokensDep,
+    CurrentUser,
+    EnrollingUser,
+    PasswordHasherDep,
+    SealerDep,
+)
 from app.auth.oauth2 import (
     REFRESH_BODY_DOC,
     LoginForm,
@@ -25,8 +31,12 @@ from app.auth.postbox import PostboxDep
 from app.auth.schemas import (
     Accepted,
     AcceptInvitationRequest,
+    AccessTokenResponse,
     ForgotPasswordRequest,
     MailedTokenRequest,
+    MfaRequiredBody,
+    MfaVerifyRequest,
+    ReauthenticateRequest,
     RefreshRequest,
     RegisterRequest,
     ResetPasswordRequest,
@@ -116,21 +126,33 @@ async def forgot_password(
 @router.post(
     "/reset-password",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=error_responses(400, 429),
+    responses=error_responses(400, 403, 429),
     dependencies=[rate_limit("recovery")],
 )
 async def reset_password(
     body: ResetPasswordRequest,
     session: SessionDep,
+    database: NoTransactionDep,
     hasher: PasswordHasherDep,
+    sealer: SealerDep,
     settings: SettingsDep,
     postbox: PostboxDep,
     client: ClientContextDep,
 ) -> None:
     """Set a new password with the token of a reset mail (once): every session of the user
-    ends. It does not log in."""
+    ends. It does not log in. An account with two-step verification sends a `code` (or a
+    `recovery_code`) too: without one, 403 `mfa_required`, and the link is not used up."""
     await recovery.reset_password(
-        session, hasher, settings, postbox, client, token=body.token, password=body.password
+        session,
+        database,
+        hasher,
+        sealer,
+        settings,
+        postbox,
+        client,
+        token=body.token,
+        password=body.password,
+        factor=mfa.SecondFactor(code=body.code, recovery_code=body.recovery_code),
     )
 
 
@@ -193,7 +215,14 @@ async def accept_invitation(
     "/login",
     response_model=TokenResponse,
     response_model_exclude_none=True,
-    responses=error_responses(400, 401, 429),
+    responses={
+        **error_responses(400, 401, 429),
+        403: {
+            "model": MfaRequiredBody,
+            "description": "The right password of an account with two-step verification: no "
+            "tokens yet; send a code with `mfa_token` to POST /auth/mfa/verify.",
+        },
+    },
     dependencies=[rate_limit("login")],
 )
 async def login(
@@ -218,6 +247,79 @@ async def login(
         password=form.password,
     )
     return token_response(pair, request, response, settings)
+
+
+@token_router.post(
+    "/mfa/verify",
+    response_model=TokenResponse,
+    response_model_exclude_none=True,
+    responses=error_responses(400, 401, 429),
+    dependencies=[rate_limit("login")],
+)
+async def verify_second_factor(
+    body: MfaVerifyRequest,
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    database: NoTransactionDep,
+    sealer: SealerDep,
+    access_tokens: AccessTokensDep,
+    settings: SettingsDep,
+    client: ClientContextDep,
+) -> TokenResponse:
+    """The second step of a login: the `mfa_token` of the 403 `mfa_required` answer and a
+    `code` from the authenticator (or a `recovery_code`). The same tokens as a login; each
+    code works once, and a wrong one counts as a failed login of the account."""
+    pair = await mfa.complete_challenge(
+        session,
+        database,
+        sealer,
+        access_tokens,
+        settings,
+        client,
+        mfa_token=body.mfa_token,
+        factor=mfa.SecondFactor(code=body.code, recovery_code=body.recovery_code),
+    )
+    return token_response(pair, request, response, settings)
+
+
+@router.post(
+    "/reauthenticate",
+    response_model=AccessTokenResponse,
+    responses=error_responses(400, 403, 429),
+    dependencies=[rate_limit("login")],
+)
+async def reauthenticate(
+    body: ReauthenticateRequest,
+    caller: EnrollingUser,
+    session: SessionDep,
+    database: NoTransactionDep,
+    hasher: PasswordHasherDep,
+    sealer: SealerDep,
+    access_tokens: AccessTokensDep,
+    settings: SettingsDep,
+    client: ClientContextDep,
+) -> AccessTokenResponse:
+    """Prove who you are again (the password, and a code if the account has two-step
+    verification) for the actions that need a recent sign-in (401
+    `insufficient_user_authentication`): a fresh access token in the same session."""
+    token = await login_flow.reauthenticate(
+        session,
+        database,
+        hasher,
+        sealer,
+        access_tokens,
+        settings,
+        client,
+        caller=caller,
+        password=body.password,
+        factor=mfa.SecondFactor(code=body.code, recovery_code=body.recovery_code)
+        if body.has_factor
+        else None,
+    )
+    return AccessTokenResponse(
+        access_token=token, expires_in=int(access_tokens.lifetime.total_seconds())
+    )
 
 
 @token_router.post(

@@ -6,12 +6,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Literal, Self
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from app.auth.models import AuthSession, User
 from app.auth.passwords import PASSWORD_MAX_LENGTH
 from app.auth.permissions import Perm
-from app.core.schemas import Email, FullName, StrictModel
+from app.core.schemas import NO_NUL, Email, FullName, StrictModel
 
 # Only the length is checked here (so a 10 kB "password" is never hashed); the policy is
 # checked by the service, with the settings' minimum length.
@@ -29,9 +29,98 @@ class ForgotPasswordRequest(StrictModel):
     email: Email
 
 
-class ResetPasswordRequest(StrictModel):
+# A TOTP code is 6 digits; anything else up to this length is a wrong code (counted), longer
+# is malformed. A recovery code is read off paper: dashes and spaces are ignored.
+TotpCode = Annotated[str, Field(min_length=1, max_length=16, examples=["123456"])]
+RecoveryCodeText = Annotated[str, Field(min_length=1, max_length=32, examples=["abcde-fghjk"])]
+
+
+class SecondFactorFields(StrictModel):
+    """At most one of a TOTP code and a recovery code."""
+
+    code: TotpCode | None = None
+    recovery_code: RecoveryCodeText | None = None
+
+    @model_validator(mode="after")
+    def _at_most_one(self) -> Self:
+        if self.code is not None and self.recovery_code is not None:
+            raise ValueError("send either code or recovery_code, not both")
+        return self
+
+    @property
+    def has_factor(self) -> bool:
+        return self.code is not None or self.recovery_code is not None
+
+
+class SecondFactorRequest(SecondFactorFields):
+    """Exactly one of a TOTP code and a recovery code."""
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Self:
+        if not self.has_factor:
+            raise ValueError("send code (from the authenticator) or recovery_code")
+        return self
+
+
+class ResetPasswordRequest(SecondFactorFields):
+    """With a code (or a recovery code) when the account has two-step verification."""
+
     token: OpaqueToken
     password: Password
+
+
+class MfaVerifyRequest(SecondFactorRequest):
+    mfa_token: OpaqueToken
+
+
+class ReauthenticateRequest(SecondFactorFields):
+    """The password, and a code when the account has two-step verification."""
+
+    password: Password
+
+
+class TotpConfirmRequest(StrictModel):
+    code: TotpCode
+
+
+class MfaResetRequest(StrictModel):
+    reason: Annotated[str, Field(min_length=3, max_length=500, pattern=NO_NUL)]
+
+
+class TotpEnrollment(BaseModel):
+    secret: str = Field(description="Base32; for typing into an app that cannot scan.")
+    otpauth_uri: str = Field(description="The otpauth:// URI the QR code holds.")
+    qr_svg: str = Field(description="The QR code, an SVG document.")
+
+
+class RecoveryCodes(BaseModel):
+    recovery_codes: list[str] = Field(
+        description="Shown once: each signs in once in place of a code. Store them safely."
+    )
+
+
+class MfaStatusRead(BaseModel):
+    enabled: bool
+    enabled_at: datetime | None
+    pending: bool = Field(description="An enrollment waits for its confirming code.")
+    recovery_codes_left: int
+    methods: list[str] = Field(description="What the second step of a sign-in accepts.")
+
+
+class MfaRequiredBody(BaseModel):
+    detail: str
+    code: Literal["mfa_required"]
+    error: Literal["mfa_required"]
+    mfa_token: str | None = Field(
+        default=None, description="At login: names the sign-in for POST /auth/mfa/verify."
+    )
+    methods: list[str]
+
+
+class AccessTokenResponse(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int = Field(description="Lifetime of the access token, in seconds.")
 
 
 class MailedTokenRequest(StrictModel):
@@ -111,6 +200,10 @@ class Principal:
     permissions: frozenset[str]
     session_id: uuid.UUID | None = None
     email_verified: bool = False
+    mfa_enabled: bool = False
+    # When and how (RFC 8176) the user last proved who they are: from the access token.
+    auth_time: datetime | None = None
+    amr: tuple[str, ...] = ()
 
 
 def may_act_on(caller: Principal, owner_id: int | None, any_permission: str) -> bool:

@@ -2,6 +2,7 @@
 reuse detection, logout, revocation (RFC 7009), listing, and the purge of dead ones."""
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import NoReturn, cast
@@ -43,14 +44,18 @@ async def start_session(
     *,
     user_id: int,
     credentials_version: int,
+    amr: Sequence[str] = ("pwd",),
 ) -> TokenPair:
     """A new session (one login) with its first refresh token, and an access token.
 
-    ``credentials_version`` is the user's as read before the password was checked."""
+    ``credentials_version`` is the user's as read before the password was checked; ``amr``
+    says how the user proved who they are (RFC 8176), now."""
     now = utcnow()
     auth_session = AuthSession(
         user_id=user_id,
         credentials_version=credentials_version,
+        auth_time=now,
+        amr=" ".join(amr),
         created_at=now,
         last_used_at=now,
         expires_at=now + timedelta(days=settings.refresh_token_days),
@@ -65,6 +70,8 @@ async def start_session(
         user_id=user_id,
         session_id=auth_session.id,
         session_expires_at=auth_session.expires_at,
+        auth_time=now,
+        amr=amr,
     )
 
 
@@ -98,7 +105,12 @@ _TOUCH_LIVE_SESSION = (
         ),
     )
     .values(last_used_at=bindparam("now"))
-    .returning(_auth_sessions.c.user_id, _auth_sessions.c.expires_at)
+    .returning(
+        _auth_sessions.c.user_id,
+        _auth_sessions.c.expires_at,
+        _auth_sessions.c.auth_time,
+        _auth_sessions.c.amr,
+    )
 )
 _INSERT_REFRESH_TOKEN = insert(_refresh_tokens)
 
@@ -110,6 +122,8 @@ async def _issue_tokens(
     user_id: int,
     session_id: uuid.UUID,
     session_expires_at: datetime,
+    auth_time: datetime,
+    amr: Sequence[str],
 ) -> TokenPair:
     refresh_token = new_opaque_token()
     await session.execute(
@@ -123,7 +137,9 @@ async def _issue_tokens(
         },
     )
     return TokenPair(
-        access_token=access_tokens.issue(user_id, session_id=session_id),
+        access_token=access_tokens.issue(
+            user_id, session_id=session_id, auth_time=auth_time, amr=amr
+        ),
         refresh_token=refresh_token,
         expires_in=int(access_tokens.lifetime.total_seconds()),
         session_expires_at=session_expires_at,
@@ -167,6 +183,9 @@ async def rotate_refresh_token(
         user_id=touched.user_id,
         session_id=rotated.family_id,
         session_expires_at=touched.expires_at,
+        # A refresh is no new proof of identity: the session's auth_time and amr carry over.
+        auth_time=touched.auth_time,
+        amr=touched.amr.split(),
     )
 
 
@@ -239,6 +258,45 @@ async def revoke_sessions(session: AsyncSession, which: ColumnElement[bool]) -> 
         update(AuthSession).where(which, AuthSession.revoked_at.is_(None)).values(revoked_at=now)
     )
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def reauthenticated(
+    session: AsyncSession,
+    access_tokens: AccessTokenCodec,
+    *,
+    user_id: int,
+    session_id: uuid.UUID,
+    amr: Sequence[str],
+) -> str:
+    """The user proved who they are again in this session: it records when and how, and a
+    fresh access token says so (its refresh token is unchanged)."""
+    now = utcnow()
+    await session.execute(
+        update(AuthSession)
+        .where(AuthSession.id == session_id, AuthSession.user_id == user_id)
+        .values(auth_time=now, amr=" ".join(amr))
+    )
+    return access_tokens.issue(user_id, session_id=session_id, auth_time=now, amr=amr)
+
+
+async def end_other_sessions(session: AsyncSession, *, user_id: int, keep: uuid.UUID) -> None:
+    """End every session of the user but ``keep``, and any that a login in flight is about to
+    start: the credentials version moves on, and only the kept session moves with it."""
+    new_version = (
+        await session.execute(
+            update(User)
+            .where(User.id == user_id)
+            .values(credentials_version=User.credentials_version + 1)
+            .returning(User.credentials_version)
+            .execution_options(synchronize_session=False)
+        )
+    ).scalar_one()
+    await session.execute(
+        update(AuthSession)
+        .where(AuthSession.id == keep, AuthSession.user_id == user_id)
+        .values(credentials_version=new_version)
+    )
+    await revoke_sessions(session, (AuthSession.user_id == user_id) & (AuthSession.id != keep))
 
 
 async def revoke_all_sessions(session: AsyncSession, user_id: int) -> None:

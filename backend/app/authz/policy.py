@@ -28,6 +28,7 @@ class RoutePolicy:
     authenticated: bool
     permissions: tuple[str, ...]
     ownership: Ownership | None
+    recent_auth: bool = False
 
     @property
     def key(self) -> str:
@@ -51,6 +52,7 @@ def route_policies(routes: Sequence[BaseRoute]) -> list[RoutePolicy]:
                         requirements.authenticated,
                         requirements.permissions,
                         requirements.ownership,
+                        requirements.recent_auth,
                     )
                 )
     return sorted(found, key=lambda policy: (policy.path, policy.method))
@@ -90,6 +92,8 @@ def render_markdown(routes: Sequence[RoutePolicy], roles: Mapping[str, frozenset
     ]
     for route in routes:
         caller = "signed in" if route.authenticated else "anyone"
+        if route.recent_auth:
+            caller = "signed in recently"
         permissions = ", ".join(f"`{name}`" for name in route.permissions) or "-"
         objects = (
             f"own; anyone's with `{route.ownership.any}`" if route.ownership is not None else "-"

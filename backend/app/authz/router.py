@@ -37,6 +37,7 @@ async def read_policy(_: PolicyReader, routes: AppRoutes, session: SessionDep) -
                 method=route.method,
                 path=route.path,
                 authenticated=route.authenticated,
+                recent_auth=route.recent_auth,
                 permissions=list(route.permissions),
                 ownership=_ownership(route),
             )

@@ -20,6 +20,10 @@ class RoutePolicyRead(BaseModel):
     method: str
     path: str
     authenticated: bool = Field(description="Whether the route needs a signed-in caller.")
+    recent_auth: bool = Field(
+        description="Whether the caller must have signed in (or reauthenticated) within "
+        "STEP_UP_MAX_AGE_SECONDS."
+    )
     permissions: list[str] = Field(description="Every one of them is required.")
     ownership: OwnershipRead | None = Field(
         description="Set when the route acts on the caller's own objects only, unless they "

@@ -58,6 +58,13 @@ class Settings(BaseSettings):
     # Concurrent hashes; each takes argon2_memory_kib of memory and a core for ~100 ms.
     password_hash_concurrency: int = Field(default_factory=lambda: os.cpu_count() or 2, ge=1)
 
+    # Second factor (TOTP): the issuer name authenticator apps show; the permissions whose
+    # holders must enrol before anything else works (comma-separated, e.g. update_user); how
+    # recent a proof of identity the sensitive changes need (RFC 9470 step-up).
+    mfa_issuer: str = Field(default="py-auth", min_length=1, max_length=64)
+    mfa_required_permissions: Annotated[frozenset[str], NoDecode] = frozenset()
+    step_up_max_age_seconds: int = Field(default=300, ge=30)
+
     # Self-registration at POST /auth/register; "closed" leaves account creation to
     # administrators (POST /users).
     registration: Literal["open", "closed"] = "open"
@@ -202,6 +209,13 @@ class Settings(BaseSettings):
                 parse(value)
             except ValueError as exc:
                 raise ValueError(f"not a rate limit like '30/minute': {exc}") from None
+        return value
+
+    @field_validator("mfa_required_permissions", mode="before")
+    @classmethod
+    def _split_permissions(cls, value: object) -> object:
+        if isinstance(value, str):
+            return frozenset(name.strip() for name in value.split(",") if name.strip())
         return value
 
     @field_validator("cors_origins", "trusted_proxies", mode="before")

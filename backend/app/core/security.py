@@ -6,8 +6,9 @@ import hmac
 import re
 import secrets
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import anyio
@@ -25,7 +26,9 @@ ACCESS_TOKEN_TYPE = "access"
 ACCESS_TOKEN_JWT_TYP = "at+jwt"
 # How far ahead of this process's clock another process's may be, for a token's iat.
 CLOCK_SKEW_SECONDS = 30
-REQUIRED_CLAIMS = ["sub", "sid", "exp", "iat", "iss", "aud", "jti", "type"]
+REQUIRED_CLAIMS = ["sub", "sid", "exp", "iat", "iss", "aud", "jti", "type", "auth_time", "amr"]
+# RFC 8176 authentication method references that py-auth writes in `amr`.
+AMR_VALUES = frozenset({"pwd", "otp", "mfa"})
 # users.id is an INTEGER: 32 bits on PostgreSQL, where a larger bound value fails the query.
 MAX_USER_ID = 2**31 - 1
 # A user id as `issue` writes it: decimal digits, no sign, no leading zero, no spaces.
@@ -110,6 +113,9 @@ class AccessClaims:
     user_id: int
     # The login the token belongs to: the caller is loaded only while that session is live.
     session_id: uuid.UUID
+    # When the user last proved who they are, and how (RFC 8176): for step-up (RFC 9470).
+    auth_time: datetime
+    amr: tuple[str, ...]
 
 
 class AccessTokenCodec:
@@ -122,11 +128,15 @@ class AccessTokenCodec:
         self._audience = settings.jwt_audience
         self.lifetime = timedelta(minutes=settings.access_token_minutes)
 
-    def issue(self, user_id: int, *, session_id: uuid.UUID) -> str:
+    def issue(
+        self, user_id: int, *, session_id: uuid.UUID, auth_time: datetime, amr: Sequence[str]
+    ) -> str:
         now = utcnow()
         payload: dict[str, Any] = {
             "sub": str(user_id),
             "sid": str(session_id),
+            "auth_time": int(auth_time.timestamp()),
+            "amr": list(amr),
             "iat": now,
             "exp": now + self.lifetime,
             "jti": uuid.uuid4().hex,
@@ -175,7 +185,15 @@ class AccessTokenCodec:
             raise TokenExpired()
         if issued_at > now + CLOCK_SKEW_SECONDS:
             raise InvalidToken()  # issued in the future: not by this service's clock
-        return AccessClaims(user_id=_user_id(claims["sub"]), session_id=_session_id(claims["sid"]))
+        auth_time = claims["auth_time"]
+        if not _is_time(auth_time) or auth_time > issued_at:
+            raise InvalidToken()
+        return AccessClaims(
+            user_id=_user_id(claims["sub"]),
+            session_id=_session_id(claims["sid"]),
+            auth_time=datetime.fromtimestamp(auth_time, UTC),
+            amr=_amr(claims["amr"]),
+        )
 
 
 def _is_time(value: object) -> bool:
@@ -189,6 +207,17 @@ def _user_id(sub: object) -> int:
     if not isinstance(sub, str) or not _USER_ID_TEXT.fullmatch(sub) or int(sub) > MAX_USER_ID:
         raise InvalidToken()
     return int(sub)
+
+
+def _amr(amr: object) -> tuple[str, ...]:
+    """`amr` as `issue` writes it: a non-empty list of the methods py-auth knows."""
+    if (
+        not isinstance(amr, list)
+        or not amr
+        or not all(isinstance(method, str) and method in AMR_VALUES for method in amr)
+    ):
+        raise InvalidToken()
+    return tuple(amr)
 
 
 def _session_id(sid: object) -> uuid.UUID:

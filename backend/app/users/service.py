@@ -9,6 +9,7 @@ from sqlalchemy.sql import ColumnElement
 
 from app.audit_log import writer as audit_log
 from app.audit_log.writer import Event
+from app.auth import mfa
 from app.auth import one_time_tokens as tokens
 from app.auth.accounts import add_account
 from app.auth.models import Permission, Role, User, role_permissions, user_roles
@@ -265,6 +266,22 @@ async def end_sessions(
     audit_log.record(
         session, Event.SESSION_REVOKED, client, actor_id=actor.id, subject_id=user.id, all=True
     )
+
+
+async def reset_mfa(
+    session: AsyncSession,
+    postbox: Postbox,
+    client: ClientContext,
+    user_id: int,
+    *,
+    actor: Principal,
+    reason: str,
+) -> None:
+    """Turn the user's second factor off (a lost device); only an actor who holds at least
+    the permissions the user holds may."""
+    user = await get_user(session, user_id)
+    await guard_target(session, client, user, actor=actor, action="reset_mfa")
+    await mfa.reset(session, postbox, client, target=user, actor_id=actor.id, reason=reason)
 
 
 async def unlock(

@@ -181,8 +181,13 @@ async def test_access_token_carries_identity_claims_only(client, make_user, sett
         issuer=settings.jwt_issuer,
     )
 
-    assert set(claims) == {"sub", "sid", "exp", "iat", "jti", "iss", "aud", "type"}
+    assert set(claims) == {
+        *("sub", "sid", "exp", "iat", "jti", "iss", "aud", "type"),
+        *("auth_time", "amr"),  # how and when the user proved who they are (RFC 8176, 9470)
+    }
     assert claims["sub"] == str(user.id)
+    assert claims["amr"] == ["pwd"]
+    assert claims["auth_time"] == claims["iat"]
     assert claims["type"] == "access"
     assert claims["exp"] - claims["iat"] == settings.access_token_minutes * 60
 

@@ -15,6 +15,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.util import greenlet_spawn
 
 from app.auth.models import User
+from app.core.clock import utcnow
 from app.core.database import Database
 from app.core.fast_read import FastRead
 from app.main import create_app
@@ -172,7 +173,9 @@ async def refusing_server() -> AsyncIterator[str]:
 
 async def test_a_database_refusing_connections_answers_503(refusing_server):
     app = create_app(make_settings(refusing_server))
-    token = app.state.access_tokens.issue(1, session_id=uuid.uuid4())
+    token = app.state.access_tokens.issue(
+        1, session_id=uuid.uuid4(), auth_time=utcnow(), amr=["pwd"]
+    )
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
         for path in ("/users/me", "/articles"):

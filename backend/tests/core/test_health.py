@@ -5,6 +5,7 @@ from typing import Any
 import httpx
 import pytest
 
+from app.core.clock import utcnow
 from app.main import create_app
 from tests.helpers import make_settings
 
@@ -48,7 +49,9 @@ async def test_ready_answers_503_in_the_error_format_when_the_database_is_down(
 
 
 async def test_an_api_call_answers_503_when_the_database_is_down(client_without_database):
-    token = client_without_database.app.state.access_tokens.issue(1, session_id=uuid.uuid4())
+    token = client_without_database.app.state.access_tokens.issue(
+        1, session_id=uuid.uuid4(), auth_time=utcnow(), amr=["pwd"]
+    )
     response = await client_without_database.get(
         "/users/me", headers={"Authorization": f"Bearer {token}"}
     )

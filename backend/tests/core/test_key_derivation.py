@@ -11,7 +11,7 @@ from app.core.security import (
     AccessTokenCodec,
     derive_key,
 )
-from tests.helpers import TEST_SECRET, make_settings
+from tests.helpers import TEST_SECRET, issue_access_token, make_settings
 
 
 def test_derive_key_is_hkdf_sha256_without_salt():
@@ -38,4 +38,4 @@ def test_the_signing_key_is_as_long_as_rfc_7518_asks_for_each_algorithm(database
 
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        codec.issue(1, session_id=uuid.uuid4())
+        issue_access_token(codec, 1, uuid.uuid4())

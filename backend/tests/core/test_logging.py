@@ -18,7 +18,16 @@ from sqlalchemy import select
 from app.auth.models import User
 from app.core.logging import ConsoleFormatter, JsonFormatter, configure_logging
 from app.core.security import hash_opaque_token
-from tests.helpers import PASSWORD, TEST_SECRET, attempt_login, bearer, client_of, fresh_app, login
+from tests.helpers import (
+    PASSWORD,
+    TEST_SECRET,
+    attempt_login,
+    bearer,
+    client_of,
+    fresh_app,
+    issue_access_token,
+    login,
+)
 
 REQUEST_FIELDS = {
     "time",
@@ -104,7 +113,7 @@ async def test_an_application_event_is_a_json_line_with_the_request_id(client, c
 
     monkeypatch.setattr("app.auth.dependencies.load_principal", unavailable)
     codec = client._transport.app.state.access_tokens  # type: ignore[attr-defined]
-    token = codec.issue(1, session_id=uuid.uuid4())
+    token = issue_access_token(codec, 1, uuid.uuid4())
 
     with caplog.at_level(logging.INFO):
         response = await client.get(

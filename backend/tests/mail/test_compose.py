@@ -17,6 +17,8 @@ VALUES = {
     "email_change_notice": {"new_email": "new@example.com"},
     "invitation": {"link": LINK, "days": "7"},
     "registration_attempt": {"reset_url": "https://auth.example.com/ui/#/forgot-password"},
+    "mfa_enabled": {},
+    "mfa_disabled": {},
 }
 
 
