@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.service import purge_events
+from app.auth.mfa import purge_expired_challenges
 from app.auth.models import User
 from app.auth.one_time_tokens import purge as purge_one_time_tokens
 from app.auth.passwords import password_problem
@@ -79,20 +80,21 @@ def create_admin(
 
 @cli.command("purge-tokens")
 def purge_tokens() -> None:
-    """Delete expired sessions and refresh tokens, and failed-login counts that no longer
-    matter (idempotent; safe while the app runs)."""
+    """Delete expired sessions and refresh tokens, failed-login counts that no longer matter,
+    spent mailed tokens and expired sign-in challenges (idempotent; safe while the app runs)."""
     settings = _settings()
 
-    async def run() -> tuple[int, int, int]:
+    async def run() -> tuple[int, int, int, int]:
         async with _session(settings) as session:
             sessions = await purge_expired_sessions(session, idle_days=settings.refresh_idle_days)
             throttles = await purge_stale_login_throttles(session, settings)
-            return sessions, throttles, await purge_one_time_tokens(session)
+            mailed = await purge_one_time_tokens(session)
+            return sessions, throttles, mailed, await purge_expired_challenges(session)
 
-    sessions, throttles, mailed = asyncio.run(run())
+    sessions, throttles, mailed, challenges = asyncio.run(run())
     typer.echo(
-        f"Deleted {sessions} expired or revoked sessions, {throttles} stale login throttles "
-        f"and {mailed} used or expired mailed tokens."
+        f"Deleted {sessions} expired or revoked sessions, {throttles} stale login throttles, "
+        f"{mailed} used or expired mailed tokens and {challenges} expired sign-in challenges."
     )
 
 

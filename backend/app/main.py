@@ -16,6 +16,7 @@ from sqlalchemy.engine import make_url
 
 from app.articles.router import router as articles_router
 from app.audit.router import router as audit_router
+from app.auth import mfa
 from app.auth.accounts import check_default_role
 from app.auth.dependencies import route_requirements
 from app.auth.router import router as auth_router
@@ -72,6 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await check_default_role(app.state.database, settings)
+        await mfa.check_required_permissions(app.state.database, settings)
         await check_policy(app.state.database, app.routes)
         # The back end's name only: the URL may hold a password.
         database = make_url(settings.database_url).get_backend_name()

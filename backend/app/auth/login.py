@@ -184,8 +184,11 @@ async def reauthenticate(
     if attempt.retry_after is not None:
         await _failed_login(session, client, "throttled", email=caller.email, user_id=caller.id)
         raise LoginThrottled(attempt.retry_after)
-    hashed = await session.scalar(select(User.hashed_password).where(User.id == caller.id))
-    is_valid, _ = await hasher.verify_and_update(password, hashed or "")
+    # Read outside the request's transaction, like a login: no lock is held while hashing.
+    found = await database.fetch(LOGIN_ACCOUNT, {"email": caller.email})
+    is_valid = (
+        bool(found) and (await hasher.verify_and_update(password, found[0].hashed_password))[0]
+    )
     methods = ["pwd"]
     try:
         if not is_valid:

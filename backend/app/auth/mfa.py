@@ -30,12 +30,12 @@ from app.auth.exceptions import (
     MfaRequired,
     NoPendingEnrollment,
 )
-from app.auth.models import MfaChallenge, RecoveryCode, TotpCredential, User
+from app.auth.models import MfaChallenge, Permission, RecoveryCode, TotpCredential, User
 from app.auth.postbox import Postbox
 from app.auth.sessions import TokenPair, end_other_sessions, revoke_all_sessions, start_session
-from app.auth.throttling import forget_login_failures, start_lockout, take_login_attempt
+from app.auth.throttling import count_login_attempt, forget_login_failures, start_lockout
 from app.core.clock import utcnow
-from app.core.config import Settings
+from app.core.config import Settings, SettingsError
 from app.core.context import ClientContext
 from app.core.database import Database
 from app.core.engine import dialect_insert
@@ -80,6 +80,20 @@ class SecondFactor:
 
     code: str | None = None
     recovery_code: str | None = None
+
+
+async def check_required_permissions(database: Database, settings: Settings) -> None:
+    """Refuse to start when MFA_REQUIRED_PERMISSIONS names a permission that does not exist:
+    a typo would silently require nothing."""
+    if not settings.mfa_required_permissions:
+        return
+    async with database.sessionmaker() as session:
+        known = set(await session.scalars(select(Permission.name)))
+    if unknown := sorted(settings.mfa_required_permissions - known):
+        raise SettingsError(
+            "py-auth cannot start:\n  MFA_REQUIRED_PERMISSIONS: no permission is named "
+            f"{', '.join(map(repr, unknown))} (GET /permissions lists them)."
+        )
 
 
 def _secret_context(user_id: int) -> str:
@@ -301,7 +315,6 @@ async def _is_enabled(session: AsyncSession, user_id: int) -> bool:
 
 async def require_for_reset(
     session: AsyncSession,
-    database: Database,
     sealer: Sealer,
     settings: Settings,
     client: ClientContext,
@@ -321,7 +334,6 @@ async def require_for_reset(
         )
     await prove_second_factor(
         session,
-        database,
         sealer,
         settings,
         client,
@@ -393,7 +405,6 @@ async def start_challenge(session: AsyncSession, *, user_id: int, credentials_ve
 
 async def complete_challenge(
     session: AsyncSession,
-    database: Database,
     sealer: Sealer,
     access_tokens: AccessTokenCodec,
     settings: Settings,
@@ -427,7 +438,6 @@ async def complete_challenge(
         raise InvalidMfaChallenge()
     method = await prove_second_factor(
         session,
-        database,
         sealer,
         settings,
         client,
@@ -460,7 +470,6 @@ async def complete_challenge(
 
 async def prove_second_factor(
     session: AsyncSession,
-    database: Database,
     sealer: Sealer,
     settings: Settings,
     client: ClientContext,
@@ -472,7 +481,7 @@ async def prove_second_factor(
     """Check the factor as a login attempt of the account: counted first (429 during a
     lockout), a failure audited and able to start a lockout, success forgetting the failures.
     Returns the RFC 8176 method, as check_second_factor."""
-    attempt = await take_login_attempt(database, settings, email, utcnow())
+    attempt = await count_login_attempt(session, settings, email, utcnow())
     if attempt.retry_after is not None:
         _record_failure(session, client, "throttled", user_id=user_id, email=email)
         raise LoginThrottled(attempt.retry_after)

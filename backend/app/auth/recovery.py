@@ -23,7 +23,6 @@ from app.auth.throttling import forget_login_failures
 from app.core.clock import utcnow
 from app.core.config import Settings
 from app.core.context import ClientContext
-from app.core.database import Database
 from app.core.sealing import Sealer
 from app.core.security import PasswordHasher
 
@@ -67,7 +66,6 @@ def send_reset(
 
 async def reset_password(
     session: AsyncSession,
-    database: Database,
     hasher: PasswordHasher,
     sealer: Sealer,
     settings: Settings,
@@ -88,9 +86,7 @@ async def reset_password(
         raise OneTimeTokenInvalid()
     # Checked before the token is spent, so that a refused password does not cost the link.
     check_password_policy(password, user.email, settings, field="password")
-    await mfa.require_for_reset(
-        session, database, sealer, settings, client, user=user, factor=factor
-    )
+    await mfa.require_for_reset(session, sealer, settings, client, user=user, factor=factor)
     await tokens.use(session, Purpose.RESET, token)
     user.hashed_password = await hasher.hash(password)
     user.email_verified_at = user.email_verified_at or utcnow()

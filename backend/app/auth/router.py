@@ -132,7 +132,6 @@ async def forgot_password(
 async def reset_password(
     body: ResetPasswordRequest,
     session: SessionDep,
-    database: NoTransactionDep,
     hasher: PasswordHasherDep,
     sealer: SealerDep,
     settings: SettingsDep,
@@ -144,7 +143,6 @@ async def reset_password(
     `recovery_code`) too: without one, 403 `mfa_required`, and the link is not used up."""
     await recovery.reset_password(
         session,
-        database,
         hasher,
         sealer,
         settings,
@@ -261,7 +259,6 @@ async def verify_second_factor(
     request: Request,
     response: Response,
     session: SessionDep,
-    database: NoTransactionDep,
     sealer: SealerDep,
     access_tokens: AccessTokensDep,
     settings: SettingsDep,
@@ -272,7 +269,6 @@ async def verify_second_factor(
     code works once, and a wrong one counts as a failed login of the account."""
     pair = await mfa.complete_challenge(
         session,
-        database,
         sealer,
         access_tokens,
         settings,

@@ -35,37 +35,45 @@ async def take_login_attempt(
     first LOGIN_MAX_FAILURES are checked; the one that goes over starts a lockout. The count
     runs in a transaction of its own: no lock is held while a password is hashed.
     """
+    async with database.sessionmaker() as attempts:
+        attempt = await count_login_attempt(attempts, settings, email, now)
+        await attempts.commit()
+    return attempt
+
+
+async def count_login_attempt(
+    session: AsyncSession, settings: Settings, email: str, now: datetime
+) -> LoginAttempt:
+    """``take_login_attempt`` in the caller's transaction, for a check that hashes nothing (a
+    second factor): the count commits with the request, or with the refusal that persists."""
     window_start = now - timedelta(seconds=settings.login_failure_window)
     table = LoginThrottle.__table__
     locked = table.c.locked_until > now
     window_expired = table.c.window_started_at < window_start
-    async with database.sessionmaker() as attempts:
-        insert = dialect_insert(attempts, table).values(
-            email=email, failure_count=1, window_started_at=now, lockout_count=0
-        )
-        upsert = insert.on_conflict_do_update(
-            index_elements=[table.c.email],
-            set_={
-                "failure_count": case(
-                    (locked, table.c.failure_count),
-                    (window_expired, 1),
-                    else_=table.c.failure_count + 1,
-                ),
-                "window_started_at": case(
-                    (locked, table.c.window_started_at),
-                    (window_expired, now),
-                    else_=table.c.window_started_at,
-                ),
-            },
-        ).returning(table.c.failure_count, table.c.lockout_count, table.c.locked_until)
-        number, lockouts, locked_until = (await attempts.execute(upsert)).one()
-        attempt = LoginAttempt(number, lockouts, locked_until, retry_after=None)
-        if locked_until is None or locked_until <= now:
-            if number <= settings.login_max_failures:
-                await attempts.commit()
-                return attempt
-            locked_until = await start_lockout(attempts, settings, email, now, attempt)
-        await attempts.commit()
+    insert = dialect_insert(session, table).values(
+        email=email, failure_count=1, window_started_at=now, lockout_count=0
+    )
+    upsert = insert.on_conflict_do_update(
+        index_elements=[table.c.email],
+        set_={
+            "failure_count": case(
+                (locked, table.c.failure_count),
+                (window_expired, 1),
+                else_=table.c.failure_count + 1,
+            ),
+            "window_started_at": case(
+                (locked, table.c.window_started_at),
+                (window_expired, now),
+                else_=table.c.window_started_at,
+            ),
+        },
+    ).returning(table.c.failure_count, table.c.lockout_count, table.c.locked_until)
+    number, lockouts, locked_until = (await session.execute(upsert)).one()
+    attempt = LoginAttempt(number, lockouts, locked_until, retry_after=None)
+    if locked_until is None or locked_until <= now:
+        if number <= settings.login_max_failures:
+            return attempt
+        locked_until = await start_lockout(session, settings, email, now, attempt)
     return replace(attempt, retry_after=max(1, math.ceil((locked_until - now).total_seconds())))
 
 

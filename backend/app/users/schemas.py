@@ -10,6 +10,7 @@ from app.roles.schemas import RoleName
 class MeRead(UserRead):
     email: str
     email_verified: bool = Field(description="Whether the owner proved they read this address.")
+    mfa_enabled: bool = Field(description="Whether signing in asks for a second factor.")
     permissions: list[str] = Field(
         description="Permission names, sorted: for shaping a UI; the API re-checks every call."
     )
@@ -23,6 +24,7 @@ class MeRead(UserRead):
             is_active=principal.is_active,
             created_at=principal.created_at,
             email_verified=principal.email_verified,
+            mfa_enabled=principal.mfa_enabled,
             roles=list(principal.roles),
             permissions=sorted(principal.permissions),
         )
