@@ -34,6 +34,7 @@ from fastapi.responses import JSONResponse
 ME_SQL = """
 SELECT users.email, users.full_name, users.is_active, users.created_at,
        users.email_verified_at IS NOT NULL AS email_verified,
+       totp_credentials.confirmed_at IS NOT NULL AS mfa_enabled,
        roles.name, permissions.name,
        EXISTS (SELECT * FROM auth_sessions
                WHERE auth_sessions.id = $1 AND auth_sessions.user_id = users.id
@@ -41,6 +42,7 @@ SELECT users.email, users.full_name, users.is_active, users.created_at,
                  AND auth_sessions.credentials_version = users.credentials_version)
        AS session_is_live
 FROM users
+LEFT OUTER JOIN totp_credentials ON totp_credentials.user_id = users.id
 LEFT OUTER JOIN user_roles ON user_roles.user_id = users.id
 LEFT OUTER JOIN roles ON roles.id = user_roles.role_id
 LEFT OUTER JOIN role_permissions ON role_permissions.role_id = roles.id
@@ -50,7 +52,7 @@ WHERE users.id = $2
 
 ACCESS_TOKEN_TYPE = "access"
 ACCESS_TOKEN_JWT_TYP = "at+jwt"
-REQUIRED_CLAIMS = ["sub", "exp", "iat", "iss", "aud", "jti", "type"]
+REQUIRED_CLAIMS = ["sub", "exp", "iat", "iss", "aud", "jti", "type", "auth_time", "amr"]
 UNAUTHORIZED = {"detail": "The access token is invalid.", "code": "invalid_token"}
 
 
@@ -76,8 +78,8 @@ def me_body(user_id: int, rows: Sequence[Sequence[Any]]) -> dict[str, Any] | Non
     user (or the token's session is no longer live)."""
     if not rows:
         return None
-    email, full_name, is_active, created_at, email_verified = rows[0][:5]
-    if not is_active or not rows[0][7]:
+    email, full_name, is_active, created_at, email_verified, mfa_enabled = rows[0][:6]
+    if not is_active or not rows[0][8]:
         return None
     return {
         "id": user_id,
@@ -85,9 +87,10 @@ def me_body(user_id: int, rows: Sequence[Sequence[Any]]) -> dict[str, Any] | Non
         "full_name": full_name,
         "is_active": is_active,
         "created_at": iso_utc(created_at),
-        "roles": sorted({row[5] for row in rows if row[5] is not None}),
+        "roles": sorted({row[6] for row in rows if row[6] is not None}),
         "email_verified": email_verified,
-        "permissions": sorted({row[6] for row in rows if row[6] is not None}),
+        "mfa_enabled": mfa_enabled,
+        "permissions": sorted({row[7] for row in rows if row[7] is not None}),
     }
 
 

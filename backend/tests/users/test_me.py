@@ -41,6 +41,7 @@ async def test_read_me_returns_the_caller_with_sorted_roles_and_permissions(
         "created_at",
         "roles",
         "email_verified",
+        "mfa_enabled",
         "permissions",
     }
     assert body["id"] == user.id
