@@ -136,6 +136,16 @@ async def test_authlib_client_raises_invalid_grant_for_a_wrong_password(authlib_
     assert refused.value.description == "Incorrect email or password."
 
 
+async def test_authlib_client_sees_mfa_required_as_an_oauth_error(authlib_client, enroll):
+    enrolled = await enroll()
+
+    with pytest.raises(OAuthError) as refused:
+        await _authlib_login(authlib_client, enrolled.user.email)
+
+    assert refused.value.error == "mfa_required"
+    assert refused.value.description.startswith("A second factor is required")
+
+
 # --- Over HTTP: py-auth served by uvicorn, for the requests-based clients -----------------------
 
 

@@ -7,11 +7,13 @@ import * as articles from "./pages/articles.js";
 import * as audit from "./pages/audit.js";
 import * as invitation from "./pages/invitation.js";
 import * as me from "./pages/me.js";
+import * as mfa from "./pages/mfa.js";
 import * as recovery from "./pages/recovery.js";
 import * as roles from "./pages/roles.js";
 import * as sessions from "./pages/sessions.js";
 import * as signin from "./pages/signin.js";
 import * as users from "./pages/users.js";
+import { askToReauthenticate } from "./step-up.js";
 import { verifyBanner } from "./verify-banner.js";
 
 // Who may open a page: `guest` pages are for the signed-out (a signed-in caller goes home);
@@ -167,6 +169,10 @@ async function route() {
       caller = await api.get("/users/me");
     } catch (error) {
       if (current !== generation || !authSession.isSignedIn()) return; // signed out: handled below
+      if (error.code === "mfa_enrollment_required") {
+        showEnrollmentRequired(viewRoot);
+        return;
+      }
       const box = errorBox();
       showError(box, error);
       viewRoot.replaceChildren(h("div", {}, heading("Something went wrong"), box));
@@ -211,6 +217,18 @@ async function route() {
   }
 }
 
+/** Nothing works until the account has a second factor: only enrolling, and signing out. */
+function showEnrollmentRequired(viewRoot) {
+  caller = null;
+  renderChrome(null);
+  document.getElementById("account").replaceChildren(
+    h("button", { type: "button", class: "secondary", onclick: signOut }, "Sign out"),
+  );
+  const view = h("div");
+  viewRoot.replaceChildren(view);
+  mfa.enrollmentRequired(view, { reload: route });
+}
+
 function notFound(view) {
   view.append(heading("Page not found"), h("p", {}, h("a", { href: "#/" }, "Go to the start page")));
 }
@@ -241,6 +259,10 @@ async function start() {
     );
     return;
   }
+  // The actions that need a recent sign-in ask for the password again, then go on.
+  authSession.setStepUpPrompt((reauthenticate) =>
+    askToReauthenticate(reauthenticate, { withCode: Boolean(caller && caller.mfa_enabled) }),
+  );
   window.addEventListener("hashchange", route);
   route();
 }

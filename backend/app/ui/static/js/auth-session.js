@@ -75,12 +75,55 @@ export function isSignedIn() {
   return accessToken !== null;
 }
 
+/** Sign in with the password. Resolves to null when signed in, or, for an account with
+ *  two-step verification, to the challenge of the second step ({ mfaToken }), which
+ *  `verifySecondFactor` completes: the password alone gives no session. */
 export async function signIn(email, password) {
   const response = await send("POST", "/auth/login", {
     form: { username: email, password },
     headers: BROWSER,
   });
+  if (response.status === 403) {
+    const refusal = await parse(response).catch((error) => error);
+    if (refusal.code === "mfa_required") return { mfaToken: refusal.mfaToken };
+    throw refusal;
+  }
   keep(await parse(response));
+  return null;
+}
+
+/** The second step of a sign-in: `factor` is { code } or { recovery_code }. */
+export async function verifySecondFactor(mfaToken, factor) {
+  const response = await send("POST", "/auth/mfa/verify", {
+    json: { mfa_token: mfaToken, ...factor },
+    headers: BROWSER,
+  });
+  keep(await parse(response));
+}
+
+// Asks the person to prove who they are again (password, and a code when the account has
+// two-step verification): app.js installs a dialog. Resolves to { password, code? } or null.
+let stepUpPrompt = null;
+
+export function setStepUpPrompt(prompt) {
+  stepUpPrompt = prompt;
+}
+
+/** POST /auth/reauthenticate: a fresh access token in this session, for the actions that need
+ *  a recent sign-in. The refresh cookie is unchanged. */
+async function reauthenticate({ password, code }) {
+  const json = code ? { password, code } : { password };
+  const response = await send("POST", "/auth/reauthenticate", {
+    json,
+    headers: { Authorization: `Bearer ${accessToken}` },
+  });
+  keep(await parse(response));
+}
+
+async function stepUpCode(response) {
+  if (response.status !== 401) return null;
+  const body = await response.clone().json().catch(() => null);
+  return body && body.code === "insufficient_user_authentication" ? body : null;
 }
 
 export async function register(email, password, fullName) {
@@ -108,7 +151,15 @@ async function request(method, path, options = {}) {
       headers: accessToken ? { Authorization: `Bearer ${accessToken}` } : {},
     });
   let response = await call();
-  if (response.status === 401) {
+  if (stepUpPrompt && (await stepUpCode(response))) {
+    // A sign-in too old for this action: prove it again (the dialog retries a wrong password
+    // itself), then send the call once more. Cancelling leaves the refusal as it is.
+    const proven = await stepUpPrompt(reauthenticate);
+    if (!proven) return parse(response);
+    await drain(response);
+    response = await call();
+  }
+  if (response.status === 401 && !(await stepUpCode(response))) {
     const outcome = await refresh();
     if (outcome !== "failed") await drain(response); // replaced by the retry, or by an error
     if (outcome === "unreachable") throw networkError();
@@ -128,5 +179,5 @@ export const api = {
   post: (path, json) => request("POST", path, { json }),
   patch: (path, json) => request("PATCH", path, { json }),
   put: (path, json) => request("PUT", path, { json }),
-  delete: (path) => request("DELETE", path),
+  delete: (path, json) => request("DELETE", path, { json }),
 };

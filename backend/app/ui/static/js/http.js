@@ -11,6 +11,8 @@ export class ApiError extends Error {
     this.code = (body && body.code) || "error";
     this.detail = detail;
     this.errors = (body && Array.isArray(body.errors) && body.errors) || [];
+    // The second step of a sign-in names its challenge (403 mfa_required at /auth/login).
+    this.mfaToken = (body && body.mfa_token) || null;
   }
 }
 

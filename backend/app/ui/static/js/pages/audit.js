@@ -4,9 +4,10 @@ import { api } from "../auth-session.js";
 import { append, errorBox, field, h, hashWith, heading, load, offsetOf, pager, table, when } from "../dom.js";
 
 const PAGE_SIZE = 25;
-// The `event` values the API accepts (app/audit/service.py: Event).
+// The `event` values the API accepts (app/audit_log/writer.py: Event).
 const EVENTS = [
   "user_registered",
+  "user_created",
   "login_succeeded",
   "login_failed",
   "refresh_token_reused",
@@ -22,6 +23,20 @@ const EVENTS = [
   "role_deleted",
   "lockout_lifted",
   "permission_denied",
+  "password_reset_requested",
+  "password_reset_sent",
+  "password_reset",
+  "email_verification_sent",
+  "email_verified",
+  "email_change_requested",
+  "email_changed",
+  "user_invited",
+  "invitation_accepted",
+  "mfa_enrollment_started",
+  "mfa_enabled",
+  "mfa_disabled",
+  "mfa_reset",
+  "recovery_codes_regenerated",
 ];
 
 /** A datetime-local value ("2026-11-25T14:30") is local time: send it as UTC. */

@@ -2,6 +2,7 @@
 // password. And #/confirm-email, which the confirmation mail of a new address opens.
 
 import { api, signOut } from "../auth-session.js";
+import * as mfa from "./mfa.js";
 import { busy, errorBox, field, formValues, h, heading, mailedLinkPage, newPasswordInput, notice, tags, when } from "../dom.js";
 
 export function render(view, context) {
@@ -30,6 +31,7 @@ export function render(view, context) {
     nameForm(me, context),
     emailForm(),
     passwordForm(context),
+    mfa.panel(context),
   );
 }
 

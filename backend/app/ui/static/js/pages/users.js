@@ -213,7 +213,29 @@ function accountActions(user, done) {
     ),
     h("div", { class: "actions" }, toggle, unlock, reset),
     box,
+    mfaResetForm(user, done),
   );
+}
+
+/** Turn a user's two-step verification off when they lost their device: the reason goes in the
+ *  audit log, their sessions end, and they are told by mail. */
+function mfaResetForm(user, done) {
+  const box = errorBox();
+  const reason = h("input", { type: "text", name: "reason", required: true, minlength: 3, maxlength: 500 });
+  const submit = h("button", { type: "submit", class: "secondary" }, "Reset two-step verification");
+  const form = h(
+    "form",
+    { "aria-label": "Reset two-step verification" },
+    field("Reason (kept in the audit log)", reason, "For a user who lost their authenticator: they sign in with the password alone, then turn it on again."),
+    box,
+    h("div", { class: "actions" }, submit),
+  );
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const reset = await busy(submit, box, () => api.post(`/users/${user.id}/mfa/reset`, { reason: reason.value.trim() }));
+    if (reset) done("Two-step verification reset: the user's sessions ended and they were told by mail.");
+  });
+  return form;
 }
 
 async function sessionsPanel(user, context, done) {
