@@ -47,21 +47,9 @@ SealerDep = Annotated[Sealer, Depends(get_sealer)]
 PasswordHasherDep = Annotated[PasswordHasher, Depends(get_password_hasher)]
 
 
-async def get_enrolling_user(
-    request: Request,
-    access_tokens: AccessTokensDep,
-    token: Annotated[str | None, Depends(oauth2_scheme)],
+async def _load_caller(
+    request: Request, access_tokens: AccessTokenCodec, token: str | None
 ) -> Principal:
-    """The caller, loaded fresh from the database (one query): 401 unless the token is valid,
-    its session is live and the user exists and is active. FastAPI runs this once per
-    request, however many dependencies ask for it.
-
-    The query runs outside the request's transaction (Database.fetch): a request that only
-    needs the caller (GET /users/me) costs one round trip, no BEGIN, no COMMIT.
-
-    Only the routes that enroll a second factor use this one directly; every other route
-    uses ``get_current_user``, which adds MFA_REQUIRED_PERMISSIONS.
-    """
     if not token:
         raise NotAuthenticated()
     claims = access_tokens.decode(token)
@@ -73,14 +61,35 @@ async def get_enrolling_user(
 
 
 async def get_current_user(
-    principal: Annotated[Principal, Depends(get_enrolling_user)], request: Request
+    request: Request,
+    access_tokens: AccessTokensDep,
+    token: Annotated[str | None, Depends(oauth2_scheme)],
 ) -> Principal:
-    """The caller (``get_enrolling_user``), who must have a second factor if they hold any of
-    MFA_REQUIRED_PERMISSIONS: until they enroll, nothing but enrolling works (403)."""
+    """The caller, loaded fresh from the database (one query): 401 unless the token is valid,
+    its session is live and the user exists and is active. FastAPI runs this once per
+    request, however many dependencies ask for it.
+
+    The query runs outside the request's transaction (Database.fetch): a request that only
+    needs the caller (GET /users/me) costs one round trip, no BEGIN, no COMMIT.
+
+    A caller holding any of MFA_REQUIRED_PERMISSIONS must have a second factor: until they
+    enroll, nothing but enrolling (``get_enrolling_user``) works (403).
+    """
+    principal = await _load_caller(request, access_tokens, token)
     required = settings_of(request).mfa_required_permissions
     if required and not principal.mfa_enabled and not required.isdisjoint(principal.permissions):
         raise MfaEnrollmentRequired()
     return principal
+
+
+async def get_enrolling_user(
+    request: Request,
+    access_tokens: AccessTokensDep,
+    token: Annotated[str | None, Depends(oauth2_scheme)],
+) -> Principal:
+    """The caller, as ``get_current_user`` loads them, whether or not they must still enroll
+    a second factor: for the routes that enroll one (and reauthentication)."""
+    return await _load_caller(request, access_tokens, token)
 
 
 EnrollingUser = Annotated[Principal, Depends(get_enrolling_user)]
