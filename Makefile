@@ -8,7 +8,7 @@ VENV := $(BACKEND)/.venv
 BIN := $(VENV)/bin
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint format migrate revision bench bench-quick
+.PHONY: help run test lint format migrate revision bench bench-quick image
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' -v host='$(HOST)' -v port='$(PORT)' \
@@ -58,8 +58,9 @@ run: $(VENV)/.runtime $(BACKEND)/.env ## Serve the API on http://$(HOST):$(PORT)
 test: $(VENV)/.dev ## Run the suite (SQLite; TEST_DATABASE_URL=postgresql+asyncpg://... for PostgreSQL)
 	cd $(BACKEND) && .venv/bin/pytest $(PYTEST_ARGS)
 
-lint: $(VENV)/.dev ## ruff check, ruff format --check, mypy --strict
+lint: $(VENV)/.dev ## ruff check, ruff format --check, mypy --strict, hadolint on the Dockerfile
 	cd $(BACKEND) && .venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy
+	$(BIN)/hadolint Dockerfile
 
 format: $(VENV)/.dev ## Apply ruff's fixes and formatting
 	cd $(BACKEND) && .venv/bin/ruff check --fix . && .venv/bin/ruff format .
@@ -84,3 +85,6 @@ bench: $(VENV)/.runtime ## Benchmark on PostgreSQL (DATABASE_URL's server, else 
 
 bench-quick: $(VENV)/.runtime ## The benchmark with a few seconds per row, for development
 	$(BIN)/python bench/run.py --quick $(BENCH_ARGS)
+
+image: ## Build the Dockerfile with buildah on a Debian base (root; no daemon, no registry) and smoke-test it
+	bash deploy/ci/build-image.sh

@@ -20,6 +20,7 @@ import json
 import os
 import platform
 import random
+import re
 import secrets
 import shutil
 import signal
@@ -27,6 +28,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.request
@@ -46,6 +48,8 @@ BENCHMARKS_MD = ROOT / "BENCHMARKS.md"
 VENV_BIN = Path(sys.executable).parent
 WRK_SCRIPT = BENCH / "wrk.lua"
 DEFAULT_SERVER = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+# The PgBouncer row runs Debian's pgbouncer with the deployment's own configuration.
+PGBOUNCER_INI = ROOT / "deploy" / "pgbouncer" / "pgbouncer.ini"
 
 sys.path.insert(0, str(BACKEND))
 
@@ -477,6 +481,70 @@ def running(*servers: Server) -> Iterator[None]:
             server.stop()
 
 
+class PgBouncer:
+    """Debian's pgbouncer in transaction mode, configured by deploy/pgbouncer/pgbouncer.ini,
+    in front of the bench's database, on a free port."""
+
+    def __init__(self, database_url: str, pool_size: int) -> None:
+        url = make_url(database_url)
+        self.port = free_port()
+        # Readable by the unprivileged user PgBouncer runs as when the bench runs as root.
+        self.folder = Path(tempfile.mkdtemp(prefix="pyauth-bench-pgbouncer-"))
+        self.folder.chmod(0o755)
+        auth_file = self.folder / "userlist.txt"
+        auth_file.write_text(f'"{url.username}" "{url.password or ""}"\n')
+        values = {
+            "PGBOUNCER_DATABASE": str(url.database),
+            "POSTGRES_HOST": url.host or "127.0.0.1",
+            "POSTGRES_PORT": str(url.port or 5432),
+            "POSTGRES_DB": str(url.database),
+            "PGBOUNCER_LISTEN_ADDR": "127.0.0.1",
+            "PGBOUNCER_PORT": str(self.port),
+            "PGBOUNCER_SOCKET_DIR": "",
+            "PGBOUNCER_LOGFILE": "",
+            "PGBOUNCER_PIDFILE": "",
+            "PGBOUNCER_AUTH_TYPE": "trust",
+            "PGBOUNCER_AUTH_FILE": str(auth_file),
+            "PGBOUNCER_POOL_SIZE": str(pool_size),
+        }
+        self.ini = self.folder / "pgbouncer.ini"
+        self.ini.write_text(
+            re.sub(r"\$\{([A-Z_]+)\}", lambda m: values[m.group(1)], PGBOUNCER_INI.read_text())
+        )
+        for path in (auth_file, self.ini):
+            path.chmod(0o644)
+        self.url = url.set(host="127.0.0.1", port=self.port).render_as_string(False)
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        pgbouncer = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
+        user = ["-u", "nobody"] if os.geteuid() == 0 else []  # it refuses to run as root
+        with (self.folder / "pgbouncer.log").open("ab") as output:
+            self.process = subprocess.Popen(  # noqa: S603
+                [pgbouncer, *user, str(self.ini)],
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError((self.folder / "pgbouncer.log").read_text()[-2000:])
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port)):
+                return
+            time.sleep(0.1)
+        raise RuntimeError("pgbouncer did not start within 15 s")
+
+    def pids(self) -> list[int]:
+        return [self.process.pid] if self.process and self.process.poll() is None else []
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            self.process.wait(timeout=15)
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
 # ---------------------------------------------------------------------------------------------
 # Database
 
@@ -902,8 +970,26 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
         env,
         workdir,
     )
-    servers = (py_auth, reference, py_auth_2)
-    meter = LoadMeter(database, lambda: [pid for server in servers for pid in server.pids()])
+    # /users/me through PgBouncer in transaction mode, and, apart, what its statement-cache
+    # choice (DB_POOLER=pgbouncer: no caches, unnamed statements) costs on a direct connection.
+    pgbouncer = PgBouncer(database_url, settings.db_pool_size)
+    pooled_env = {**env, "DATABASE_URL": pgbouncer.url, "DB_POOLER": "pgbouncer"}
+    py_auth_pgbouncer = Server(
+        "py-auth-pgbouncer",
+        uvicorn("--factory", "app.main:create_app", *one_worker),
+        pooled_env,
+        workdir,
+    )
+    py_auth_uncached = Server(
+        "py-auth-no-statement-cache",
+        uvicorn("--factory", "app.main:create_app", *one_worker),
+        {**env, "DB_POOLER": "pgbouncer"},
+        workdir,
+    )
+    servers = (py_auth, reference, py_auth_2, py_auth_pgbouncer, py_auth_uncached)
+    meter = LoadMeter(
+        database, lambda: [pid for server in (*servers, pgbouncer) for pid in server.pids()]
+    )
     runner = Runner(profile, Wrk(args.wrk_threads), meter)
 
     log(f"database {database} on {make_url(server_url).render_as_string()}")
@@ -966,6 +1052,21 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
             ),
             "me_2_workers": Row(
                 "me_2_workers", "py-auth GET /users/me, uvicorn --workers 2", CONNECTIONS
+            ),
+            "me_direct_interleaved": Row(
+                "me_direct_interleaved",
+                "py-auth GET /users/me, direct, interleaved with the next two",
+                CONNECTIONS,
+            ),
+            "me_pgbouncer": Row(
+                "me_pgbouncer",
+                "py-auth GET /users/me through PgBouncer (transaction mode)",
+                CONNECTIONS,
+            ),
+            "me_no_statement_cache": Row(
+                "me_no_statement_cache",
+                "py-auth GET /users/me, DB_POOLER=pgbouncer settings, direct",
+                CONNECTIONS,
             ),
             "articles_large": Row(
                 "articles_large", "py-auth GET /articles?limit=20 (100k articles)", CONNECTIONS
@@ -1087,6 +1188,36 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
                 [Measure(rows["me_2_workers"], py_auth_2, "/users/me", bearer("/users/me"))]
             )
 
+        # 4b. /users/me through PgBouncer, and the cost of its statement-cache choice alone.
+        # The role carries the statement timeout that PgBouncer refuses as a startup parameter.
+        asyncio.run(
+            _on_server(
+                database_url,
+                f'ALTER ROLE "{make_url(database_url).username}" IN DATABASE "{database}" '
+                f"SET statement_timeout = '{int(settings.db_timeout_seconds * 1000)}ms'",
+            )
+        )
+        pgbouncer.start()
+        # Round by round beside the direct row, so that the ratios compare like moments.
+        with running(py_auth, py_auth_pgbouncer, py_auth_uncached):
+            runner.interleaved(
+                [
+                    Measure(
+                        rows["me_direct_interleaved"], py_auth, "/users/me", bearer("/users/me")
+                    ),
+                    Measure(
+                        rows["me_pgbouncer"], py_auth_pgbouncer, "/users/me", bearer("/users/me")
+                    ),
+                    Measure(
+                        rows["me_no_statement_cache"],
+                        py_auth_uncached,
+                        "/users/me",
+                        bearer("/users/me"),
+                    ),
+                ]
+            )
+        pgbouncer.stop()
+
         # 5. /articles again, with 100,000 articles.
         log(f"growing the articles to {ARTICLES_LARGE:,}")
         asyncio.run(grow_articles(dsn, ARTICLES_LARGE, user_ids, rng))
@@ -1104,6 +1235,7 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
     finally:
         for server in servers:
             server.stop()
+        pgbouncer.stop()
         drop_database(server_url, database)
         log(f"dropped {database}")
 
@@ -1152,6 +1284,12 @@ def _result(
     ]
     reported = {
         "py-auth /users/me, 2 workers ÷ 1 worker": ratio("me_2_workers", "me"),
+        "py-auth /users/me, through PgBouncer ÷ direct": ratio(
+            "me_pgbouncer", "me_direct_interleaved"
+        ),
+        "py-auth /users/me, without ÷ with statement caches (direct)": ratio(
+            "me_no_statement_cache", "me_direct_interleaved"
+        ),
         "py-auth /articles, 100k ÷ 10k articles": ratio("articles_large", "articles"),
         "py-auth /auth/forgot-password, unknown ÷ known addresses": ratio(
             "forgot_unknown", "forgot_known"

@@ -28,6 +28,8 @@ from tests.helpers import BACKEND_DIR, process_environment
 
 STARTUP_SECONDS = 30.0
 REPO_DIR = BACKEND_DIR.parent
+# How the image, the systemd units and the topology test start py-auth (deploy/entrypoint.sh).
+ENTRYPOINT = REPO_DIR / "deploy" / "entrypoint.sh"
 
 
 def free_port() -> int:
@@ -162,6 +164,22 @@ def make_run_command(port: int) -> list[str]:
     return words[words.index("exec") + 1 :]
 
 
+async def start_entrypoint_server(
+    env: dict[str, str], output: Path, port: int | None = None
+) -> Server:
+    """Start py-auth as the image starts it, `deploy/entrypoint.sh serve`, on 127.0.0.1 and a
+    free port, or on `port` (a process restarted where a proxy expects it). The virtualenv's
+    bin goes first on PATH, as in the image."""
+    env = {**env, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"}
+
+    def command(port: int) -> list[str]:
+        return ["env", "HOST=127.0.0.1", f"PORT={port}", "sh", str(ENTRYPOINT), "serve"]
+
+    if port is not None:
+        return await _start_on_a_free_port(env, output, command, port)
+    return await _start(env, output, command)
+
+
 async def _start(env: dict[str, str], output: Path, command: Callable[[int], list[str]]) -> Server:
     for _attempt in range(3):
         try:
@@ -172,9 +190,12 @@ async def _start(env: dict[str, str], output: Path, command: Callable[[int], lis
 
 
 async def _start_on_a_free_port(
-    env: dict[str, str], output: Path, command: Callable[[int], list[str]]
+    env: dict[str, str],
+    output: Path,
+    command: Callable[[int], list[str]],
+    port: int | None = None,
 ) -> Server:
-    port = free_port()
+    port = port or free_port()
     with output.open("wb") as sink:
         # Popen returns once the child is forked: nothing here waits on it. S603: the command
         # line is fixed.

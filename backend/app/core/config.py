@@ -37,6 +37,11 @@ class Settings(BaseSettings):
     db_ping_after_idle_seconds: float = Field(default=10.0, ge=0)
     # Bounds every connect attempt and statement, so an outage answers 503 instead of hanging.
     db_timeout_seconds: float = Field(default=5.0, gt=0)
+    # What sits between py-auth and PostgreSQL. "pgbouncer": a pooler in transaction mode, which
+    # keeps no prepared statement from one transaction to the next and refuses the
+    # statement_timeout startup parameter: no statement caches, unnamed statements only, and
+    # the server-side timeout left to the role (docs/operations.md#pgbouncer).
+    db_pooler: Literal["none", "pgbouncer"] = "none"
 
     jwt_secret: SecretStr
     jwt_algorithm: Literal["HS256", "HS384", "HS512"] = "HS256"

@@ -21,6 +21,21 @@ CLIENT_TIMEOUT_MARGIN_SECONDS = 1.0
 # An execution option of ours: the connection serves one read, in no transaction of its own.
 SINGLE_READ = "py_auth_single_read"
 
+# Behind PgBouncer in transaction mode (DB_POOLER=pgbouncer), consecutive transactions of one
+# client connection may run on different server connections, and PgBouncer 1.18 (Debian
+# bookworm's) forwards no prepared statement from one to the next. So: no statement caches
+# (asyncpg's, which Database.fetch uses, and SQLAlchemy's), and SQLAlchemy's statements left
+# unnamed, as asyncpg's are then: a named one would outlive its transaction on the server
+# connection and clash with the same name from another client. asyncpg parses an unnamed
+# statement again with each execution (Parse, Bind, Execute in one message), so it needs no
+# server connection of its own. No statement_timeout startup parameter: PgBouncer refuses
+# it; the role carries it (ALTER ROLE ... SET statement_timeout).
+TRANSACTION_POOLER_CONNECT_ARGS: dict[str, Any] = {
+    "statement_cache_size": 0,
+    "prepared_statement_cache_size": 0,
+    "prepared_statement_name_func": lambda: "",
+}
+
 
 def create_engine(settings: Settings) -> AsyncEngine:
     if settings.is_sqlite:
@@ -31,6 +46,18 @@ def create_engine(settings: Settings) -> AsyncEngine:
         _configure_sqlite(engine)
         return engine
     timeout = settings.db_timeout_seconds
+    connect_args: dict[str, Any] = {
+        "timeout": timeout,  # connecting, handshake included
+        # Waiting for any answer, on the client side: a little longer than the server's
+        # statement_timeout, so that a slow statement ends as the server's clean
+        # cancellation (57014, the connection kept) and the client's own timeout is left
+        # for a database that stopped answering altogether.
+        "command_timeout": timeout + CLIENT_TIMEOUT_MARGIN_SECONDS,
+    }
+    if settings.db_pooler == "pgbouncer":
+        connect_args.update(TRANSACTION_POOLER_CONNECT_ARGS)
+    else:
+        connect_args["server_settings"] = {"statement_timeout": str(int(timeout * 1000))}
     engine = create_async_engine(
         settings.database_url,
         pool_size=settings.db_pool_size,
@@ -39,15 +66,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
         pool_recycle=settings.db_pool_recycle_seconds,
         # No pre-ping (a round trip per checkout): connections idle for a while are tested
         # (_test_connections_that_sat_idle), and one found dead is replaced, the pool with it.
-        connect_args={
-            "timeout": timeout,  # connecting, handshake included
-            # Waiting for any answer, on the client side: a little longer than the server's
-            # statement_timeout, so that a slow statement ends as the server's clean
-            # cancellation (57014, the connection kept) and the client's own timeout is left
-            # for a database that stopped answering altogether.
-            "command_timeout": timeout + CLIENT_TIMEOUT_MARGIN_SECONDS,
-            "server_settings": {"statement_timeout": str(int(timeout * 1000))},
-        },
+        connect_args=connect_args,
     )
     _drop_broken_connections_at_once(engine)
     _test_connections_that_sat_idle(engine, settings.db_ping_after_idle_seconds)

@@ -220,3 +220,37 @@ async def _pooled_backends(database: Database) -> list[int]:
     finally:
         for pooled in connections:
             await greenlet_spawn(pooled.close)
+
+
+async def _prepared_statements_left(database: Database, user_id: int) -> int:
+    """A fast read and a read through a session, then what the one pooled connection still
+    holds prepared on the server (unnamed statements are not listed there)."""
+    await database.fetch(USER_BY_ID, {"user_id": user_id})
+    async with database.sessionmaker() as session:
+        await session.execute(select(User.email).where(User.id == user_id))
+        await session.commit()
+    async with database.engine.connect() as connection:
+        left = await connection.execute(text("SELECT count(*) FROM pg_prepared_statements"))
+        return int(left.scalar_one())
+
+
+@postgres_only
+async def test_statements_stay_prepared_on_the_connection_by_default(settings, make_user):
+    user = await make_user()
+    database = Database(make_settings(settings.database_url, db_pool_size=1))
+    try:
+        assert await _prepared_statements_left(database, user.id) > 0
+    finally:
+        await database.dispose()
+
+
+@postgres_only
+async def test_behind_pgbouncer_no_prepared_statement_outlives_its_transaction(settings, make_user):
+    """PgBouncer in transaction mode may run the next transaction on another server
+    connection, where a statement prepared here does not exist (DB_POOLER=pgbouncer)."""
+    user = await make_user()
+    database = Database(make_settings(settings.database_url, db_pool_size=1, db_pooler="pgbouncer"))
+    try:
+        assert await _prepared_statements_left(database, user.id) == 0
+    finally:
+        await database.dispose()
