@@ -45,7 +45,8 @@ def test_defaults_match_the_documented_ones(environment):
     assert settings.access_token_minutes == 15
     assert settings.refresh_token_days == 14
     assert (settings.argon2_time_cost, settings.argon2_memory_kib) == (3, 65536)
-    assert settings.jwt_algorithm == "HS256"
+    assert settings.jwt_algorithm == "RS256"
+    assert settings.key_rotation_days == 90
 
 
 def test_cors_origins_are_read_as_a_comma_separated_list(environment):

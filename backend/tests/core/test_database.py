@@ -170,17 +170,18 @@ async def refusing_server() -> AsyncIterator[str]:
     server.close()
 
 
-async def test_a_database_refusing_connections_answers_503(refusing_server):
-    app = create_app(make_settings(refusing_server))
+async def test_a_database_refusing_connections_answers_503(app, refusing_server):
+    # Issued by the test app: this one cannot read its signing keys.
     token = app.state.access_tokens.issue(1, session_id=uuid.uuid4())
-    transport = httpx.ASGITransport(app=app)
+    starting = create_app(make_settings(refusing_server))
+    transport = httpx.ASGITransport(app=starting)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
         for path in ("/users/me", "/articles"):
             response = await http.get(path, headers={"Authorization": f"Bearer {token}"})
 
             assert response.status_code == 503, (path, response.text)
             assert response.json()["code"] == "service_unavailable"
-    await app.state.database.dispose()
+    await starting.state.database.dispose()
 
 
 @postgres_only

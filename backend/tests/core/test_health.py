@@ -47,8 +47,9 @@ async def test_ready_answers_503_in_the_error_format_when_the_database_is_down(
     assert response.json()["code"] == "service_unavailable"
 
 
-async def test_an_api_call_answers_503_when_the_database_is_down(client_without_database):
-    token = client_without_database.app.state.access_tokens.issue(1, session_id=uuid.uuid4())
+async def test_an_api_call_answers_503_when_the_database_is_down(app, client_without_database):
+    # Issued by the test app: the app without a database cannot read its signing keys.
+    token = app.state.access_tokens.issue(1, session_id=uuid.uuid4())
     response = await client_without_database.get(
         "/users/me", headers={"Authorization": f"Bearer {token}"}
     )
