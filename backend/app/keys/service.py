@@ -118,10 +118,15 @@ async def _schedule_successor(
     session: AsyncSession, sealer: Sealer, settings: Settings, now: datetime
 ) -> tuple[SigningKeyRow, bool]:
     """Under the lock: the next key, made if there is none (published now, signing after the
-    publish lead), or a key signing now if none signs. Whether it was made."""
+    publish lead). When no key signs now, one signs from now: the next key, or a new one.
+    Whether a key was made."""
     rows = await list_keys(session)
     active = _of_state(rows, settings, KeyState.ACTIVE, now)
     scheduled = _of_state(rows, settings, KeyState.NEXT, now)
+    if not active and scheduled:
+        scheduled[0].signs_from = now  # a gap with no signer would fail every login
+        await session.flush()
+        return scheduled[0], False
     if scheduled:
         return scheduled[0], False
     if not active:

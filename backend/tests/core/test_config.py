@@ -60,3 +60,27 @@ def test_a_wildcard_cors_origin_is_refused(environment):
     environment.setenv("CORS_ORIGINS", "*")
     with pytest.raises(SettingsError, match="CORS_ORIGINS"):
         load_settings(env_file=None)
+
+
+def test_public_url_is_the_token_issuer(environment):
+    environment.setenv("JWT_SECRET", "x" * 40)
+    environment.setenv("PUBLIC_URL", "https://auth.example.com/")
+
+    assert load_settings(env_file=None).token_issuer == "https://auth.example.com"
+
+
+def test_a_jwt_issuer_other_than_public_url_does_not_start(environment):
+    environment.setenv("JWT_SECRET", "x" * 40)
+    environment.setenv("PUBLIC_URL", "https://auth.example.com")
+    environment.setenv("JWT_ISSUER", "py-auth")
+
+    with pytest.raises(SettingsError, match="JWT_ISSUER and PUBLIC_URL differ"):
+        load_settings(env_file=None)
+
+
+def test_two_algorithms_of_one_family_do_not_start(environment):
+    environment.setenv("JWT_SECRET", "x" * 40)
+    environment.setenv("JWT_ALGORITHM", "RS256,ES256")
+
+    with pytest.raises(SettingsError, match="one algorithm only"):
+        load_settings(env_file=None)

@@ -2,9 +2,10 @@
 cacheable, the issuer equal to the tokens' iss; in HS256 mode an empty set."""
 
 import jwt
+import pytest
 
 from app.core.signing_keys import thumbprint
-from tests.helpers import client_of, fresh_app, login
+from tests.helpers import bearer, client_of, fresh_app, login
 
 PRIVATE_MEMBERS = {"d", "p", "q", "dp", "dq", "qi", "oth", "k"}
 
@@ -77,3 +78,22 @@ async def test_the_metadata_issuer_is_public_url_and_equals_the_tokens_iss(datab
         "client_secret_basic",
         "client_secret_post",
     ]
+
+
+@pytest.mark.parametrize(("algorithm", "kty"), [("ES256", "EC"), ("EdDSA", "OKP")])
+async def test_each_asymmetric_algorithm_signs_and_publishes_its_key(
+    database_url, make_user, algorithm, kty
+):
+    user = await make_user()
+    async with (
+        fresh_app(database_url, jwt_algorithm=algorithm) as application,
+        client_of(application) as http,
+    ):
+        token = (await login(http, user.email))["access_token"]
+        me = await http.get("/users/me", headers=bearer(token))
+        (key,) = (await http.get("/.well-known/jwks.json")).json()["keys"]
+
+    assert me.status_code == 200, me.text
+    assert jwt.get_unverified_header(token)["alg"] == key["alg"] == algorithm
+    assert key["kty"] == kty
+    assert jwt.get_unverified_header(token)["kid"] == key["kid"] == thumbprint(key)
