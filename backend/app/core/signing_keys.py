@@ -29,6 +29,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 
+from app.core.errors import ServiceUnavailable
+
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
 PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
 
@@ -53,8 +55,11 @@ class KeyState(StrEnum):
     RETIRED = "retired"
 
 
-class NoSigningKey(RuntimeError):
-    """No key of the configured algorithm signs now (the key set is not loaded yet)."""
+class NoSigningKey(ServiceUnavailable):
+    """No key of the configured algorithm signs now: the key set could not be read yet (the
+    database away when the process started). A 503, tried again at the next request."""
+
+    detail = "No signing key is available yet; try again shortly."
 
 
 def generate_private_key(algorithm: str) -> PrivateKey:
@@ -234,7 +239,7 @@ class KeyRing:
             if key.private_key is not None and key.times.state(now) is KeyState.ACTIVE
         ]
         if not active:
-            raise NoSigningKey(f"no {self.algorithm} key signs now")
+            raise NoSigningKey()
         return active[-1]
 
     def verification_key(self, kid: str, now: datetime) -> SigningKey | None:

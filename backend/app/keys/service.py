@@ -235,7 +235,7 @@ class KeySource:
         keys = []
         for row in rows:
             state = row.times.state(now)
-            if state is KeyState.RETIRED:
+            if state is KeyState.RETIRED or row.algorithm != self._settings.jwt_algorithm:
                 continue
             private = None
             if state in (KeyState.NEXT, KeyState.ACTIVE):
