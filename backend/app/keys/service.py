@@ -49,7 +49,14 @@ def verifies_after_signing(settings: Settings) -> timedelta:
 
 
 async def list_keys(session: AsyncSession) -> list[SigningKeyRow]:
-    return list(await session.scalars(select(SigningKeyRow).order_by(SigningKeyRow.published_at)))
+    """Every key, oldest first, as the database holds them now (read again under the lock,
+    rows already loaded in the session are refreshed)."""
+    statement = (
+        select(SigningKeyRow)
+        .order_by(SigningKeyRow.published_at)
+        .execution_options(populate_existing=True)
+    )
+    return list(await session.scalars(statement))
 
 
 def _of_state(
@@ -228,9 +235,7 @@ class KeySource:
     async def __call__(self) -> list[SigningKey]:
         async with self._database.sessionmaker.begin() as session:
             await maintain(session, self._sealer, self._settings)
-        async with self._database.sessionmaker() as session:
             rows = await list_keys(session)
-            await session.commit()  # ends the read: on SQLite it holds the write lock
         now = utcnow()
         keys = []
         for row in rows:
