@@ -12,11 +12,16 @@ The bench serves it beside py-auth with the same uvicorn flags and the same sett
     uvicorn --factory --app-dir ../bench reference_app:create_app --no-access-log \
         --no-proxy-headers --workers 1
 
-It reads DATABASE_URL (PostgreSQL only: raw asyncpg), JWT_SECRET, JWT_ALGORITHM, JWT_ISSUER,
-JWT_AUDIENCE, DB_POOL_SIZE, DB_MAX_OVERFLOW and DB_TIMEOUT_SECONDS, with py-auth's defaults.
+It reads DATABASE_URL (PostgreSQL only: raw asyncpg), JWT_SECRET, JWT_ALGORITHM, PUBLIC_URL,
+JWT_ISSUER, JWT_AUDIENCE, DB_POOL_SIZE, DB_MAX_OVERFLOW and DB_TIMEOUT_SECONDS, with py-auth's
+defaults. With an asymmetric algorithm (RS256, py-auth's default) it verifies as py-auth does:
+the key named by the token's `kid`, among the public keys of py-auth's signing_keys table (read
+when it starts), the algorithm pinned to that key's.
 """
 
+import base64
 import hmac
+import json
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterable, Sequence
@@ -40,15 +45,24 @@ SELECT users.email, users.full_name, users.is_active, users.created_at,
                WHERE auth_sessions.id = $1 AND auth_sessions.user_id = users.id
                  AND auth_sessions.revoked_at IS NULL
                  AND auth_sessions.credentials_version = users.credentials_version)
-       AS session_is_live
+       AS session_is_live,
+       EXISTS (SELECT * FROM signing_keys
+               WHERE signing_keys.kid = $2 AND signing_keys.retired_at IS NOT NULL)
+       AS key_is_retired
 FROM users
 LEFT OUTER JOIN totp_credentials ON totp_credentials.user_id = users.id
 LEFT OUTER JOIN user_roles ON user_roles.user_id = users.id
 LEFT OUTER JOIN roles ON roles.id = user_roles.role_id
 LEFT OUTER JOIN role_permissions ON role_permissions.role_id = roles.id
 LEFT OUTER JOIN permissions ON permissions.id = role_permissions.permission_id
-WHERE users.id = $2
+WHERE users.id = $3
 """
+# The public keys of the configured algorithm that still verify (py-auth's key ring, read once).
+KEYS_SQL = """
+SELECT kid, public_jwk FROM signing_keys
+WHERE algorithm = $1 AND retired_at IS NULL AND (verifies_until IS NULL OR verifies_until > now())
+"""
+HMAC_ALGORITHMS = ("HS256", "HS384", "HS512")
 
 ACCESS_TOKEN_TYPE = "access"
 ACCESS_TOKEN_JWT_TYP = "at+jwt"
@@ -79,7 +93,7 @@ def me_body(user_id: int, rows: Sequence[Sequence[Any]]) -> dict[str, Any] | Non
     if not rows:
         return None
     email, full_name, is_active, created_at, email_verified, mfa_enabled = rows[0][:6]
-    if not is_active or not rows[0][8]:
+    if not is_active or not rows[0][8] or rows[0][9]:
         return None
     return {
         "id": user_id,
@@ -97,6 +111,16 @@ def me_body(user_id: int, rows: Sequence[Sequence[Any]]) -> dict[str, Any] | Non
 def _is_access_token_typ(typ: object) -> bool:
     """As py-auth: "at+jwt" or "application/at+jwt", in any case (RFC 9068, RFC 7515)."""
     return isinstance(typ, str) and typ.lower().removeprefix("application/") == ACCESS_TOKEN_JWT_TYP
+
+
+def _unverified_kid(token: str) -> str:
+    """The header's kid, read by hand as py-auth reads it (PyJWT's get_unverified_header decodes
+    the whole token): only to choose the key, which then checks the signed header."""
+    segment = token.partition(".")[0]
+    kid = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))["kid"]
+    if not isinstance(kid, str):
+        raise jwt.InvalidTokenError
+    return kid
 
 
 def _bearer_token(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
@@ -130,9 +154,12 @@ def create_app(
 ) -> FastAPI:
     env = os.environ
     dsn = asyncpg_dsn(database_url or env["DATABASE_URL"])
-    key = access_token_key(jwt_secret or env["JWT_SECRET"])
-    algorithms = [jwt_algorithm or env.get("JWT_ALGORITHM", "HS256")]
-    issuer = jwt_issuer or env.get("JWT_ISSUER", "py-auth")
+    hmac_key = access_token_key(jwt_secret or env["JWT_SECRET"])
+    algorithm = jwt_algorithm or env.get("JWT_ALGORITHM", "RS256")
+    algorithms = [algorithm]
+    public_url = env.get("PUBLIC_URL", "").rstrip("/")
+    issuer = jwt_issuer or public_url or env.get("JWT_ISSUER", "py-auth")
+    public_keys: dict[str, Any] = {}
     audience = jwt_audience or env.get("JWT_AUDIENCE", "py-auth")
     min_size = pool_size or int(env.get("DB_POOL_SIZE", "10"))
     overflow = max_overflow if max_overflow is not None else int(env.get("DB_MAX_OVERFLOW", "0"))
@@ -151,6 +178,9 @@ def create_app(
             server_settings={"statement_timeout": str(int(timeout * 1000))},
         )
         pools.append(pool)
+        if algorithm not in HMAC_ALGORITHMS:
+            for kid, jwk in await pool.fetch(KEYS_SQL, algorithm):
+                public_keys[kid] = jwt.PyJWK(json.loads(jwk), algorithm).key
         yield
         await pools.pop().close()
 
@@ -167,6 +197,10 @@ def create_app(
         if not token:
             return JSONResponse(UNAUTHORIZED, status_code=401)
         try:
+            if algorithm in HMAC_ALGORITHMS:
+                key: Any = hmac_key
+            else:
+                key = public_keys[_unverified_kid(token)]
             decoded = jwt.decode_complete(
                 token,
                 key,
@@ -184,7 +218,8 @@ def create_app(
             session_id = uuid.UUID(claims["sid"])  # required, as py-auth requires it
         except (jwt.InvalidTokenError, KeyError, TypeError, ValueError):
             return JSONResponse(UNAUTHORIZED, status_code=401)
-        rows = await pools[0].fetch(ME_SQL, session_id, user_id)
+        kid = decoded["header"].get("kid") or ""
+        rows = await pools[0].fetch(ME_SQL, session_id, kid, user_id)
         body = me_body(user_id, rows)
         if body is None:
             return JSONResponse(UNAUTHORIZED, status_code=401)

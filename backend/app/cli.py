@@ -3,7 +3,7 @@
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated
 
 import typer
@@ -23,11 +23,20 @@ from app.authz.service import role_permissions
 from app.core.clock import utcnow
 from app.core.config import Settings, SettingsError, load_settings
 from app.core.database import Database
+from app.core.errors import AppError
 from app.core.schemas import Email
+from app.core.sealing import Sealer
 from app.core.security import PasswordHasher
+from app.keys import service as keys_service
+from app.keys.models import SigningKeyRow
 from app.users.service import grant_admin
 
 cli = typer.Typer(help="py-auth operator commands.", no_args_is_help=True, add_completion=False)
+keys_cli = typer.Typer(
+    help="The keys that sign access tokens (JWT_ALGORITHM RS256, ES256 or EdDSA).",
+    no_args_is_help=True,
+)
+cli.add_typer(keys_cli, name="keys")
 
 
 @cli.callback()
@@ -129,6 +138,98 @@ def policy() -> None:
             return await role_permissions(session)
 
     typer.echo(render_markdown(route_policies(routes), asyncio.run(run())), nl=False)
+
+
+@keys_cli.command("list")
+def keys_list() -> None:
+    """Every signing key with its state and its lifecycle times (UTC)."""
+    settings = _settings()
+
+    async def run() -> list[SigningKeyRow]:
+        async with _session(settings) as session:
+            return await keys_service.list_keys(session)
+
+    now = utcnow()
+    rows = asyncio.run(run())
+    if not rows:
+        typer.echo("No signing keys (the app makes the first when it starts).")
+    for row in rows:
+        times = row.times
+        typer.echo(
+            f"{row.kid}  {row.algorithm:<5}  {times.state(now):<8}  "
+            f"published {_when(times.published_at)}  signs from {_when(times.signs_from)}  "
+            f"until {_when(times.signs_until)}  verifies until {_when(times.verifies_until)}"
+            + (f"  retired {_when(times.retired_at)}" if times.retired_at else "")
+        )
+
+
+@keys_cli.command("rotate")
+def keys_rotate() -> None:
+    """Publish a new key now; it signs once the publish lead (JWKS_MAX_AGE_SECONDS +
+    KEY_RELOAD_SECONDS) has passed, and the active key then retires (idempotent)."""
+    settings = _signing_key_settings()
+
+    async def run() -> keys_service.Rotation:
+        async with _session(settings) as session:
+            return await keys_service.rotate(session, Sealer(settings), settings)
+
+    rotation = asyncio.run(run())
+    key = rotation.key
+    verb = "Published" if rotation.created else "Already published:"
+    typer.echo(f"{verb} key {key.kid}; it signs from {_when(key.signs_from)}.")
+
+
+@keys_cli.command("retire")
+def keys_retire(
+    kid: Annotated[str, typer.Argument(help="The key's id (keys list).")],
+    now: Annotated[
+        bool,
+        typer.Option(
+            "--now",
+            help="Emergency: its tokens fail at their next request, instead of living out "
+            "their lifetime.",
+        ),
+    ] = False,
+) -> None:
+    """Stop a key signing now; it verifies until its tokens have expired (--now: not even
+    that). A signing key hands over to the next key, or to a new one."""
+    settings = _signing_key_settings()
+
+    async def run() -> keys_service.Retirement:
+        async with _session(settings) as session:
+            return await keys_service.retire(
+                session, Sealer(settings), settings, kid, immediately=now
+            )
+
+    try:
+        retirement = asyncio.run(run())
+    except AppError as error:
+        typer.echo(error.message, err=True)
+        raise typer.Exit(1) from None
+    key = retirement.key
+    if key.retired_at is not None:
+        typer.echo(f"Retired key {key.kid}: its tokens are refused from now on.")
+    else:
+        typer.echo(f"Key {key.kid} no longer signs; it verifies until {_when(key.verifies_until)}.")
+    if retirement.successor is not None:
+        how = "a new key, not published ahead" if retirement.successor_created else "the next key"
+        typer.echo(f"Key {retirement.successor.kid} signs from now on ({how}).")
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S") if moment is not None else "-"
+
+
+def _signing_key_settings() -> Settings:
+    settings = _settings()
+    if not settings.uses_signing_keys:
+        typer.echo(
+            f"JWT_ALGORITHM is {settings.jwt_algorithm}: access tokens are signed with a key "
+            "derived from JWT_SECRET, not with signing keys.",
+            err=True,
+        )
+        raise typer.Exit(1)
+    return settings
 
 
 def _settings() -> Settings:

@@ -1,5 +1,7 @@
 """The application factory. Run with `uvicorn --factory app.main:create_app`."""
 
+import asyncio
+import contextlib
 import gc
 import logging
 import os
@@ -35,6 +37,9 @@ from app.core.middleware import QUIET_ROUTES, RequestContextMiddleware
 from app.core.rate_limit import ClientRateLimiter
 from app.core.sealing import Sealer
 from app.core.security import AccessTokenCodec, PasswordHasher
+from app.core.signing_keys import KeyRing
+from app.keys.router import router as keys_router
+from app.keys.service import KeySource
 from app.mail.mailer import Mailer
 from app.roles.router import router as roles_router
 from app.ui import install_ui
@@ -55,6 +60,7 @@ DESCRIPTION = (
 # Every router of the API, in the order requests are matched against their routes.
 ROUTERS = (
     health_router,
+    keys_router,
     auth_token_router,
     metrics_router,
     auth_router,
@@ -75,6 +81,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await check_default_role(app.state.database, settings)
         await mfa.check_required_permissions(app.state.database, settings)
         await check_policy(app.state.database, app.routes)
+        key_ring: KeyRing | None = app.state.access_tokens.keys
+        reloading = None
+        if key_ring is not None:
+            # The first key is made, or the set rotated when due, before the first request.
+            await key_ring.reload()
+            reloading = asyncio.create_task(_reload_keys(key_ring, settings.key_reload_seconds))
         # The back end's name only: the URL may hold a password.
         database = make_url(settings.database_url).get_backend_name()
         logger.info(
@@ -94,6 +106,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         gc.freeze()
         yield
         # uvicorn runs this on SIGTERM once the requests in flight have finished.
+        if reloading is not None:
+            reloading.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reloading
         await app.state.mailer.close()
         await app.state.database.dispose()
         logger.info("database pool closed", extra={"fields": {"event": "shutdown"}})
@@ -113,9 +129,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.database = Database(settings)
-    app.state.access_tokens = AccessTokenCodec(settings)
     app.state.password_hasher = PasswordHasher(settings)
     app.state.sealer = Sealer(settings)
+    key_ring = None
+    if settings.uses_signing_keys:
+        source = KeySource(app.state.database, app.state.sealer, settings)
+        key_ring = KeyRing(settings.jwt_algorithm, source)
+    app.state.access_tokens = AccessTokenCodec(settings, key_ring)
     app.state.mailer = Mailer(settings)
     app.state.rate_limiter = ClientRateLimiter(
         settings.auth_rate_limit, settings.rate_limit_storage_url
@@ -156,6 +176,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.openapi = openapi  # type: ignore[method-assign]
     return app
+
+
+async def _reload_keys(key_ring: KeyRing, interval: float) -> None:
+    """Read the key set every `interval` seconds (rotating it when due), so that this process
+    signs with the key every other process signs with. A failed read (the database away) is
+    logged and tried again at the next turn; the ring keeps the set it has."""
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await key_ring.reload()
+        except Exception:
+            logger.exception(
+                "the signing keys could not be read",
+                extra={"fields": {"event": "keys_reload_failed"}},
+            )
 
 
 def add_routes(app: FastAPI, *routers: APIRouter) -> None:

@@ -14,6 +14,7 @@ from app.auth.models import (
     user_roles,
 )
 from app.core.orm import Base
+from app.keys.models import SigningKeyRow
 
 __all__ = [
     "Article",
@@ -25,6 +26,7 @@ __all__ = [
     "Permission",
     "RefreshToken",
     "Role",
+    "SigningKeyRow",
     "User",
     "role_permissions",
     "user_roles",

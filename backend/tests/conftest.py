@@ -6,20 +6,23 @@ real servers); small factories."""
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
 import httpx
 import pytest
-from sqlalchemy import delete, event, insert, select
+from sqlalchemy import delete, event, insert, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
 from app.auth.models import Permission, Role, User
 from app.auth.sessions import start_session
+from app.core.clock import utcnow
 from app.core.config import Settings
 from app.core.context import ClientContext
 from app.core.security import AccessTokenCodec
+from app.keys.models import SigningKeyRow
 from app.main import create_app
 from app.models import Base
 from tests.helpers import (
@@ -31,6 +34,7 @@ from tests.helpers import (
     Clock,
     freeze_clock,
     issue_access_token,
+    load_signing_keys,
     make_settings,
     run_migrations,
     set_cli_environment,
@@ -114,21 +118,44 @@ async def seed_rows(database_url: str) -> dict[str, list[dict[str, Any]]]:
 @pytest.fixture(scope="session")
 async def app(settings: Settings, seed_rows: Any) -> AsyncIterator[Any]:
     application = create_app(settings)
+    await load_signing_keys(application)
     yield application
     await application.state.database.dispose()
 
 
+@pytest.fixture(scope="session")
+async def signing_key_rows(app: Any) -> list[dict[str, Any]]:
+    """The signing key the app made at its first start, to restore after each test: every
+    app of the run signs with it, and no test waits for RSA key generation. Dated a month
+    back, so that it signs for the tests that move the clock by days, either way."""
+    month_ago = utcnow() - timedelta(days=30)
+    async with app.state.database.engine.begin() as connection:
+        await connection.execute(
+            update(SigningKeyRow).values(published_at=month_ago, signs_from=month_ago)
+        )
+        rows = [dict(row._mapping) for row in await connection.execute(select(SigningKeyRow))]
+    if app.state.access_tokens.keys is not None:
+        await app.state.access_tokens.keys.reload()
+    return rows
+
+
 @pytest.fixture
-async def clean_database(app: Any, seed_rows: Any) -> AsyncIterator[None]:
-    """After the test, empty every table and restore the seeded rows. Every fixture that writes
-    depends on it, so it runs after theirs have ended; a test that writes by other means
-    (an app of its own) names it."""
+async def clean_database(
+    app: Any, seed_rows: Any, signing_key_rows: list[dict[str, Any]]
+) -> AsyncIterator[None]:
+    """After the test, empty every table and restore the seeded rows and the signing key.
+    Every fixture that writes depends on it, so it runs after theirs have ended; a test that
+    writes by other means (an app of its own) names it."""
     yield
     async with app.state.database.engine.begin() as connection:
         for table in reversed(Base.metadata.sorted_tables):
             await connection.execute(delete(table))
         for name in SEED_TABLES:
             await connection.execute(insert(Base.metadata.tables[name]), seed_rows[name])
+        if signing_key_rows:
+            await connection.execute(insert(SigningKeyRow), signing_key_rows)
+    if app.state.access_tokens.keys is not None:
+        await app.state.access_tokens.keys.reload()  # a test may have rotated the set
 
 
 @pytest.fixture

@@ -149,20 +149,35 @@ def issue_access_token(codec: AccessTokenCodec, user_id: int, session_id: uuid.U
     return codec.issue(user_id, session_id=session_id, auth_time=utcnow(), amr=("pwd",))
 
 
+# forge_access_token's default: the key the app signs with now.
+APP_KEY: Any = object()
+
+
 def forge_access_token(
-    settings,
+    app: FastAPI,
     user_id: int,
     *,
     session_id: uuid.UUID,
-    key: str | bytes | None = TEST_ACCESS_TOKEN_KEY,
-    algorithm: str = "HS256",
+    key: Any = APP_KEY,
+    algorithm: str | None = None,
     typ: Any = "at+jwt",
+    kid: Any = APP_KEY,
+    headers: dict[str, Any] | None = None,
     drop: tuple[str, ...] = (),
     **overrides: Any,
 ) -> str:
-    """An access token built by hand: by default exactly what the service would issue for
-    that session (`make_session`). `typ` is the header's (any JSON value; None leaves it out);
-    `drop` leaves claims out, and keyword arguments replace claims (`sid=5`)."""
+    """An access token built by hand: by default exactly what the app would issue for that
+    session (`make_session`), signed with the key it signs with now (the active signing key,
+    or the HMAC key derived from the secret) and naming that key in `kid`. `typ` and `kid`
+    are the header's (any JSON value; None leaves it out), `headers` more of it; `drop`
+    leaves claims out, and keyword arguments replace claims (`sid=5`)."""
+    settings: Settings = app.state.settings
+    keys = app.state.access_tokens.keys
+    signer = keys.signing_key(utcnow()) if keys is not None else None
+    if key is APP_KEY:
+        key = signer.private_key if signer is not None else TEST_ACCESS_TOKEN_KEY
+    if kid is APP_KEY:
+        kid = signer.kid if signer is not None else None
     now = utcnow()
     claims: dict[str, Any] = {
         "sub": str(user_id),
@@ -170,7 +185,7 @@ def forge_access_token(
         "iat": now,
         "exp": now + timedelta(minutes=5),
         "jti": uuid.uuid4().hex,
-        "iss": settings.jwt_issuer,
+        "iss": settings.token_issuer,
         "aud": settings.jwt_audience,
         "type": "access",
         "auth_time": int(now.timestamp()),
@@ -179,8 +194,12 @@ def forge_access_token(
     }
     for name in drop:
         del claims[name]
-    headers = {"typ": typ} if typ is not None else {}
-    return jwt.encode(claims, key, algorithm=algorithm, headers=headers)
+    header = {
+        **({"typ": typ} if typ is not None else {}),
+        **({"kid": kid} if kid is not None else {}),
+        **(headers or {}),
+    }
+    return jwt.encode(claims, key, algorithm=algorithm or settings.jwt_algorithm, headers=header)
 
 
 class Clock:
@@ -217,9 +236,16 @@ async def fresh_app(database_url: str, **overrides: Any) -> AsyncIterator[FastAP
     """An app of its own, with these settings, on the test database."""
     application = create_app(make_settings(database_url, **overrides))
     try:
+        await load_signing_keys(application)
         yield application
     finally:
         await application.state.database.dispose()
+
+
+async def load_signing_keys(app: FastAPI) -> None:
+    """Read the app's key set (made if there is none), as its lifespan does when served."""
+    if app.state.access_tokens.keys is not None:
+        await app.state.access_tokens.keys.ensure_loaded()
 
 
 def client_of(app: FastAPI, peer: str = "203.0.113.7") -> httpx.AsyncClient:

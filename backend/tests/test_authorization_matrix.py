@@ -53,6 +53,9 @@ MATRIX = [
     Row("GET", "/", (307, 307, 307, 307)),
     Row("GET", "/ui", (307, 307, 307, 307)),
     Row("GET", "/ready", ALL_200),
+    # For services that verify py-auth's tokens: public keys and endpoint addresses.
+    Row("GET", "/.well-known/jwks.json", ALL_200),
+    Row("GET", "/.well-known/oauth-authorization-server", ALL_200),
     # Prometheus's, with METRICS_TOKEN (tests/core/test_metrics.py); no one's until it is set.
     Row("GET", "/metrics", (404, 404, 404, 404)),
     Row("GET", "/openapi.json", ALL_200),

@@ -22,6 +22,9 @@ PUBLIC_ROUTES = frozenset(
     {
         ("GET", "/health"),
         ("GET", "/ready"),
+        # What other services read to verify tokens: public keys and endpoint addresses.
+        ("GET", "/.well-known/jwks.json"),
+        ("GET", "/.well-known/oauth-authorization-server"),
         ("POST", "/auth/register"),
         ("POST", "/auth/login"),
         ("POST", "/auth/refresh"),

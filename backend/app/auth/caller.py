@@ -1,5 +1,6 @@
 """The caller of a request: the user, their roles and permissions, and whether the
-access token's session is live, read in one query (the hot path of every request)."""
+access token's session is live and its signing key not retired, read in one query (the hot
+path of every request)."""
 
 from datetime import datetime
 from typing import NamedTuple
@@ -19,6 +20,7 @@ from app.auth.schemas import Principal
 from app.core.database import Database
 from app.core.fast_read import FastRead
 from app.core.security import AccessClaims
+from app.keys.models import SigningKeyRow
 
 
 class PrincipalRow(NamedTuple):
@@ -34,6 +36,7 @@ class PrincipalRow(NamedTuple):
     role: str | None
     permission: str | None
     session_is_live: bool
+    key_is_retired: bool
 
 
 # The hot path: the user, their roles and permissions, and whether the token's session is
@@ -59,6 +62,14 @@ PRINCIPAL = FastRead(
             AuthSession.credentials_version == User.credentials_version,
         )
         .label("session_is_live"),
+        # A key retired in an emergency (`keys retire KID --now`) ends its tokens here, in
+        # every process at once; an HMAC token's kid is "", which names no key.
+        exists()
+        .where(
+            SigningKeyRow.kid == bindparam("kid", type_=SigningKeyRow.kid.type),
+            SigningKeyRow.retired_at.is_not(None),
+        )
+        .label("key_is_retired"),
     )
     .outerjoin(TotpCredential, TotpCredential.user_id == User.id)
     .outerjoin(user_roles, user_roles.c.user_id == User.id)
@@ -71,11 +82,14 @@ PRINCIPAL = FastRead(
 
 
 async def load_principal(database: Database, claims: AccessClaims) -> Principal | None:
-    """The user with role and permission names, if the token's session is live: one round
-    trip (the hot path), so a logout ends its access tokens at once."""
+    """The user with role and permission names, if the token's session is live and its
+    signing key not retired: one round trip (the hot path), so a logout ends its access
+    tokens at once."""
     user_id, session_id = claims.user_id, claims.session_id
-    rows = await database.fetch(PRINCIPAL, {"user_id": user_id, "session_id": session_id})
-    if not rows or not rows[0].session_is_live:
+    rows = await database.fetch(
+        PRINCIPAL, {"user_id": user_id, "session_id": session_id, "kid": claims.kid or ""}
+    )
+    if not rows or not rows[0].session_is_live or rows[0].key_is_retired:
         return None
     first = rows[0]
     return Principal(

@@ -24,14 +24,18 @@ from app.core.context import client_context
 from app.core.database import SessionDep
 from app.core.errors import InvalidToken, NotAuthenticated, PermissionDenied
 from app.core.sealing import Sealer
-from app.core.security import AccessTokenCodec, PasswordHasher
+from app.core.security import AccessClaims, AccessTokenCodec, PasswordHasher, UnknownSigningKey
 
 # Reads "Authorization: Bearer ..." and makes the Authorize button of /docs log in.
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/auth/login", auto_error=False)
 
 
 async def get_access_tokens(request: Request) -> AccessTokenCodec:
-    return access_tokens_of(request)
+    codec = access_tokens_of(request)
+    if codec.keys is not None:
+        # Read at startup (the lifespan); an app served without one reads it at first use.
+        await codec.keys.ensure_loaded()
+    return codec
 
 
 async def get_password_hasher(request: Request) -> PasswordHasher:
@@ -52,7 +56,7 @@ async def _load_caller(
 ) -> Principal:
     if not token:
         raise NotAuthenticated()
-    claims = access_tokens.decode(token)
+    claims = await _decode(access_tokens, token)
     principal = await load_principal(database_of(request), claims)
     if principal is None or not principal.is_active:
         raise InvalidToken("The access token is no longer valid.")
@@ -93,6 +97,21 @@ async def get_enrolling_user(
 
 
 EnrollingUser = Annotated[Principal, Depends(get_enrolling_user)]
+
+
+async def _decode(access_tokens: AccessTokenCodec, token: str) -> AccessClaims:
+    """The token's claims. A kid this process does not know may be a key that another
+    process has just made: the key set is read again (at most once a second), then the token
+    decoded once more."""
+    try:
+        return access_tokens.decode(token)
+    except UnknownSigningKey as unknown:
+        assert access_tokens.keys is not None  # only a key ring raises it
+        if not await access_tokens.keys.knows_after_reload(unknown.kid):
+            raise InvalidToken() from None
+    return access_tokens.decode(token)
+
+
 CurrentUser = Annotated[Principal, Depends(get_current_user)]
 
 PrincipalCheck = Callable[..., Awaitable[Principal]]

@@ -11,6 +11,7 @@ from fastapi import BackgroundTasks, Depends, Request
 
 from app.core.app_state import settings_of
 from app.core.config import Settings
+from app.core.public_url import public_base
 from app.mail.compose import compose
 from app.mail.dependencies import MailerDep
 from app.mail.mailer import Mailer
@@ -55,20 +56,9 @@ class Postbox:
         await self._mailer.deliver(message)
 
 
-def served_address(request: Request) -> str:
-    """The address this process listens on, from the socket (the ASGI server's `server`),
-    never from the Host header, which the client writes: a link built from it would send a
-    reset token wherever the requester chose. Behind a proxy, set PUBLIC_URL."""
-    scheme = request.scope.get("scheme", "http")
-    host, port = request.scope.get("server") or ("127.0.0.1", 8000)
-    default_port = {"http": 80, "https": 443}.get(scheme)
-    shown = f"[{host}]" if ":" in str(host) else str(host)
-    return f"{scheme}://{shown}" + ("" if port == default_port else f":{port}")
-
-
 async def get_postbox(request: Request, background: BackgroundTasks, mailer: MailerDep) -> Postbox:
     settings = settings_of(request)
-    return Postbox(background, mailer, settings, settings.public_url or served_address(request))
+    return Postbox(background, mailer, settings, public_base(request))
 
 
 PostboxDep = Annotated[Postbox, Depends(get_postbox)]

@@ -6,13 +6,18 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from limits import parse
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 BACKEND_DIR = Path(__file__).resolve().parents[2]
 ENV_FILE = BACKEND_DIR / ".env"
 DEFAULT_SQLITE_URL = f"sqlite+aiosqlite:///{BACKEND_DIR / 'py_auth.db'}"
 MIN_SECRET_BYTES = 32
+# The algorithms JWT_ALGORITHM accepts, by family: a key of one family must never be read as a
+# key of the other (the algorithm-confusion attacks: an RSA public key taken as an HMAC secret).
+HMAC_ALGORITHMS = ("HS256", "HS384", "HS512")
+ASYMMETRIC_ALGORITHMS = ("RS256", "ES256", "EdDSA")
+JwtAlgorithm = Literal["RS256", "ES256", "EdDSA", "HS256", "HS384", "HS512"]
 
 
 class SettingsError(RuntimeError):
@@ -44,8 +49,19 @@ class Settings(BaseSettings):
     db_pooler: Literal["none", "pgbouncer"] = "none"
 
     jwt_secret: SecretStr
-    jwt_algorithm: Literal["HS256", "HS384", "HS512"] = "HS256"
+    # One algorithm, pinned when tokens are checked. RS256 by default: the cheapest to verify,
+    # which every request does (BENCHMARKS.md); HS256/384/512 sign with a key derived from
+    # JWT_SECRET, which then every verifier must hold.
+    jwt_algorithm: JwtAlgorithm = "RS256"
+    # The `iss` of access tokens when PUBLIC_URL is unset; with PUBLIC_URL, `iss` is that URL.
     jwt_issuer: str = "py-auth"
+    # Signing keys (asymmetric algorithms): the active key is replaced after this many days.
+    key_rotation_days: int = Field(default=90, ge=1)
+    # How long a client may cache GET /.well-known/jwks.json. A new key is published at least
+    # this long (plus KEY_RELOAD_SECONDS) before it signs.
+    jwks_max_age_seconds: int = Field(default=900, ge=0, le=86400)
+    # How often each process reads the key set again (and rotates when due).
+    key_reload_seconds: int = Field(default=60, ge=1, le=3600)
     jwt_audience: str = "py-auth"
     access_token_minutes: int = Field(default=15, ge=1)
     # Keys that encrypt secrets at rest (TOTP secrets, signing keys): comma-separated base64url
@@ -182,6 +198,51 @@ class Settings(BaseSettings):
     log_format: Literal["json", "console"] = "json"
     # GET /metrics answers only `Authorization: Bearer <METRICS_TOKEN>`, and 404 while unset.
     metrics_token: SecretStr | None = None
+
+    @field_validator("jwt_algorithm", mode="before")
+    @classmethod
+    def _one_algorithm(cls, value: object) -> object:
+        if not isinstance(value, str) or "," not in value:
+            return value
+        names = [name.strip() for name in value.split(",") if name.strip()]
+        if {*names} & {*HMAC_ALGORITHMS} and {*names} & {*ASYMMETRIC_ALGORITHMS}:
+            raise ValueError(
+                f"{value!r} mixes HMAC and asymmetric algorithms: a verifier that accepts both "
+                "can be made to check an HMAC signature with a public key as the secret "
+                "(algorithm confusion). Choose one, e.g. RS256"
+            )
+        raise ValueError(f"{value!r}: one algorithm only, pinned when tokens are checked")
+
+    @property
+    def uses_signing_keys(self) -> bool:
+        """Tokens are signed with the asymmetric keys of the signing_keys table, published at
+        /.well-known/jwks.json; otherwise with an HMAC key derived from JWT_SECRET."""
+        return self.jwt_algorithm in ASYMMETRIC_ALGORITHMS
+
+    @property
+    def token_issuer(self) -> str:
+        """The `iss` of access tokens and the `issuer` of the metadata: PUBLIC_URL when set
+        (RFC 8414 wants a URL), else JWT_ISSUER."""
+        return self.public_url or self.jwt_issuer
+
+    @property
+    def key_publish_lead_seconds(self) -> int:
+        """How long a new key is published before it signs: every cache of the key set that
+        honours max-age, and every process of py-auth, has read it by then."""
+        return self.jwks_max_age_seconds + self.key_reload_seconds
+
+    @model_validator(mode="after")
+    def _one_issuer(self) -> "Settings":
+        if (
+            self.public_url
+            and "jwt_issuer" in self.model_fields_set
+            and self.jwt_issuer != self.public_url
+        ):
+            raise ValueError(
+                "JWT_ISSUER and PUBLIC_URL differ: with PUBLIC_URL set, the issuer is "
+                "PUBLIC_URL (RFC 8414); leave JWT_ISSUER unset"
+            )
+        return self
 
     @field_validator("jwt_secret")
     @classmethod

@@ -1,8 +1,11 @@
-"""Security primitives: password hashing, access tokens (JWT), opaque refresh tokens, and the
-keys derived from JWT_SECRET."""
+"""Security primitives: password hashing, access tokens (JWT, signed with the key ring's
+active key, or with an HMAC key derived from JWT_SECRET), opaque refresh tokens, and the keys
+derived from JWT_SECRET."""
 
+import base64
 import hashlib
 import hmac
+import json
 import re
 import secrets
 import uuid
@@ -20,6 +23,7 @@ from pwdlib.hashers.argon2 import Argon2Hasher
 from app.core.clock import utcnow
 from app.core.config import Settings
 from app.core.errors import InvalidToken, TokenExpired
+from app.core.signing_keys import KeyRing
 
 ACCESS_TOKEN_TYPE = "access"
 # RFC 9068 §2.1: the media type of a JWT access token, so no other JWT passes as one.
@@ -116,15 +120,36 @@ class AccessClaims:
     # When the user last proved who they are, and how (RFC 8176): for step-up (RFC 9470).
     auth_time: datetime
     amr: tuple[str, ...]
+    # The signing key's id (None with an HMAC algorithm): a key retired in an emergency ends
+    # its tokens at the next request, in the query that loads the caller.
+    kid: str | None = None
+
+
+class UnknownSigningKey(InvalidToken):
+    """A token whose kid names no key of this process's key ring: perhaps one that another
+    process has just made (the caller reads the set again, at most once a second)."""
+
+    def __init__(self, kid: str) -> None:
+        super().__init__()
+        self.kid = kid
 
 
 class AccessTokenCodec:
-    """Issues and checks short-lived JWT access tokens that carry identity only."""
+    """Issues and checks short-lived JWT access tokens that carry identity only.
 
-    def __init__(self, settings: Settings) -> None:
+    With an asymmetric algorithm, ``keys`` is the key ring: a token is signed by the active
+    key and names it in its ``kid`` header; it is checked with the key of that kid in the
+    ring (never one the token points at: ``jku``, ``x5u`` and ``jwk`` are not read), with the
+    algorithm pinned to that key's. With an HMAC algorithm, the key is derived from JWT_SECRET.
+    """
+
+    def __init__(self, settings: Settings, keys: KeyRing | None = None) -> None:
+        if settings.uses_signing_keys and keys is None:
+            raise ValueError(f"{settings.jwt_algorithm} signs with the keys of a KeyRing")
+        self.keys = keys if settings.uses_signing_keys else None
         self._key = derive_key(settings.jwt_secret.get_secret_value(), ACCESS_TOKEN_KEY_PURPOSE)
         self._algorithm = settings.jwt_algorithm
-        self._issuer = settings.jwt_issuer
+        self._issuer = settings.token_issuer
         self._audience = settings.jwt_audience
         self.lifetime = timedelta(minutes=settings.access_token_minutes)
 
@@ -144,17 +169,35 @@ class AccessTokenCodec:
             "aud": self._audience,
             "type": ACCESS_TOKEN_TYPE,
         }
+        if self.keys is None:
+            return jwt.encode(
+                payload, self._key, algorithm=self._algorithm, headers={"typ": ACCESS_TOKEN_JWT_TYP}
+            )
+        signing = self.keys.signing_key(now)
         return jwt.encode(
-            payload, self._key, algorithm=self._algorithm, headers={"typ": ACCESS_TOKEN_JWT_TYP}
+            payload,
+            signing.private_key,
+            algorithm=signing.algorithm,
+            headers={"typ": ACCESS_TOKEN_JWT_TYP, "kid": signing.kid},
         )
 
     def decode(self, token: str) -> AccessClaims:
-        """The claims of a token this service issued, else InvalidToken (TokenExpired)."""
+        """The claims of a token this service issued, else InvalidToken (TokenExpired;
+        UnknownSigningKey for a kid that is not in the key ring)."""
+        key: Any = self._key
+        algorithm: str = self._algorithm
+        kid: str | None = None
+        if self.keys is not None:
+            kid = _unverified_kid(token)
+            signing = self.keys.verification_key(kid, utcnow())
+            if signing is None:
+                raise UnknownSigningKey(kid)
+            key, algorithm = signing.public_key, signing.algorithm
         try:
             decoded = jwt.decode_complete(
                 token,
-                self._key,
-                algorithms=[self._algorithm],  # pinned: "none" and key confusion are refused
+                key,
+                algorithms=[algorithm],  # pinned: "none" and key confusion are refused
                 audience=self._audience,
                 issuer=self._issuer,
                 # The times are checked below, against the app's clock (app.core.clock).
@@ -193,7 +236,26 @@ class AccessTokenCodec:
             session_id=_session_id(claims["sid"]),
             auth_time=datetime.fromtimestamp(auth_time, UTC),
             amr=_amr(claims["amr"]),
+            kid=kid,
         )
+
+
+def _unverified_kid(token: str) -> str:
+    """The `kid` of a token's header, read before its signature is checked, only to choose the
+    key that checks it (the header is signed: a changed kid fails that check). Read by hand:
+    PyJWT's get_unverified_header decodes the whole token, a third of a verification."""
+    try:
+        header = json.loads(base64.urlsafe_b64decode(_padded(token.partition(".")[0])))
+    except (ValueError, UnicodeDecodeError):  # binascii.Error and JSONDecodeError included
+        raise InvalidToken() from None
+    kid = header.get("kid") if isinstance(header, dict) else None
+    if not isinstance(kid, str):
+        raise InvalidToken()
+    return kid
+
+
+def _padded(segment: str) -> bytes:
+    return (segment + "=" * (-len(segment) % 4)).encode("ascii")
 
 
 def _is_time(value: object) -> bool:

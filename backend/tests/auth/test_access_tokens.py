@@ -1,5 +1,6 @@
 """Access tokens, checked against GET /users/me: only a token this service issued, unexpired,
-for this issuer and audience, of the access type, for an active user, gets in."""
+for this issuer and audience, of the access type, for an active user, gets in. Every test runs
+twice: with the default asymmetric key (RS256, a kid in the header) and with HS256."""
 
 from datetime import timedelta
 
@@ -9,7 +10,16 @@ from sqlalchemy import delete
 
 from app.auth.models import User
 from app.core.clock import utcnow
-from tests.helpers import TEST_ACCESS_TOKEN_KEY, assert_401, bearer, forge_access_token, login
+from app.core.signing_keys import generate_private_key
+from tests.helpers import (
+    TEST_ACCESS_TOKEN_KEY,
+    assert_401,
+    bearer,
+    client_of,
+    forge_access_token,
+    fresh_app,
+    login,
+)
 
 OTHER_SECRET = "another-secret-that-is-long-enough-for-hs256-9876543210"
 
@@ -18,13 +28,43 @@ async def _me(client, token: str):
     return await client.get("/users/me", headers=bearer(token))
 
 
+@pytest.fixture(params=["RS256", "HS256"])
+async def client(request, client, database_url):
+    """A client of an app that signs with this algorithm (the session's app is RS256)."""
+    if request.param == "RS256":
+        yield client
+        return
+    async with (
+        fresh_app(database_url, jwt_algorithm="HS256") as application,
+        client_of(application) as http,
+    ):
+        yield http
+
+
+def _app(client):
+    return client._transport.app
+
+
+def _is_hmac(client) -> bool:
+    return _app(client).state.access_tokens.keys is None
+
+
+def _verification_key(client):
+    """What a verifier holds: the public key of the active key, or the HMAC key."""
+    keys = _app(client).state.access_tokens.keys
+    if keys is None:
+        return TEST_ACCESS_TOKEN_KEY
+    return keys.verification_key(keys.signing_key(utcnow()).kid, utcnow()).public_key
+
+
 @pytest.fixture
-def forge(settings, make_session):
-    """`await forge(user, **changes)`: forge_access_token for a new live session of the user."""
+def forge(client, make_session):
+    """`await forge(user, **changes)`: forge_access_token for a new live session of the user,
+    for the app of `client`."""
 
     async def factory(user, **changes) -> str:
         session_id = await make_session(user)
-        return forge_access_token(settings, user.id, session_id=session_id, **changes)
+        return forge_access_token(_app(client), user.id, session_id=session_id, **changes)
 
     return factory
 
@@ -59,9 +99,9 @@ async def test_garbage_token_gives_401_invalid_token(client, token):
     assert_401(response, "invalid_token")
 
 
-async def test_tampered_signature_gives_401(client, make_user, auth_headers):
+async def test_tampered_signature_gives_401(client, make_user, forge):
     user = await make_user()
-    token = (await auth_headers(user))["Authorization"].removeprefix("Bearer ")
+    token = await forge(user)
     header, payload, signature = token.split(".")
     flipped = "A" if signature[10] != "A" else "B"
     tampered = f"{header}.{payload}.{signature[:10]}{flipped}{signature[11:]}"
@@ -71,10 +111,10 @@ async def test_tampered_signature_gives_401(client, make_user, auth_headers):
     assert_401(response, "invalid_token")
 
 
-async def test_tampered_payload_gives_401(client, make_user, auth_headers, forge):
+async def test_tampered_payload_gives_401(client, make_user, forge):
     user = await make_user()
     other = await make_user(roles=["admin"])
-    token = (await auth_headers(user))["Authorization"].removeprefix("Bearer ")
+    token = await forge(user)
     _, _, signature = token.split(".")
     header, payload, _ = (await forge(other)).split(".")
 
@@ -92,18 +132,24 @@ async def test_alg_none_token_gives_401(client, make_user, forge):
     assert_401(response, "invalid_token")
 
 
-async def test_token_signed_with_another_secret_gives_401(client, make_user, forge):
+async def test_token_signed_with_another_key_gives_401(client, make_user, forge):
+    # Another secret, or another private key under our kid.
     user = await make_user()
+    other = OTHER_SECRET if _is_hmac(client) else generate_private_key("RS256")
 
-    response = await _me(client, await forge(user, key=OTHER_SECRET))
+    response = await _me(client, await forge(user, key=other))
 
     assert_401(response, "invalid_token")
 
 
-async def test_token_signed_with_another_hmac_algorithm_gives_401(client, make_user, forge):
+async def test_token_signed_with_another_algorithm_of_the_family_gives_401(
+    client, make_user, forge
+):
     user = await make_user()
 
-    response = await _me(client, await forge(user, algorithm="HS384"))
+    response = await _me(
+        client, await forge(user, algorithm="HS384" if _is_hmac(client) else "RS512")
+    )
 
     assert_401(response, "invalid_token")
 
@@ -169,16 +215,17 @@ async def test_token_whose_header_typ_is_not_at_jwt_gives_401(client, make_user,
     assert_401(response, "invalid_token")
 
 
-async def test_access_token_carries_identity_claims_only(client, make_user, settings):
+async def test_access_token_carries_identity_claims_only(client, make_user):
     user = await make_user(roles=["admin"])
     tokens = await login(client, user.email)
+    settings = _app(client).state.settings
 
     claims = jwt.decode(
         tokens["access_token"],
-        TEST_ACCESS_TOKEN_KEY,
-        algorithms=["HS256"],
+        _verification_key(client),
+        algorithms=[settings.jwt_algorithm],
         audience=settings.jwt_audience,
-        issuer=settings.jwt_issuer,
+        issuer=settings.token_issuer,
     )
 
     assert set(claims) == {
@@ -199,7 +246,7 @@ async def test_access_token_header_typ_is_at_jwt(client, make_user):
     header = jwt.get_unverified_header(tokens["access_token"])
 
     assert header["typ"] == "at+jwt"
-    assert header["alg"] == "HS256"
+    assert header["alg"] == _app(client).state.settings.jwt_algorithm
 
 
 async def test_each_access_token_has_its_own_jti(client, make_user):
@@ -216,10 +263,10 @@ async def test_each_access_token_has_its_own_jti(client, make_user):
 
 
 async def test_deactivated_users_token_stops_working_at_the_next_request(
-    client, session, make_user, auth_headers
+    client, session, make_user, forge
 ):
     user = await make_user()
-    headers = await auth_headers(user)
+    headers = bearer(await forge(user))
     assert (await client.get("/users/me", headers=headers)).status_code == 200
 
     user.is_active = False
@@ -228,9 +275,9 @@ async def test_deactivated_users_token_stops_working_at_the_next_request(
     assert_401(await client.get("/users/me", headers=headers), "invalid_token")
 
 
-async def test_deleted_users_token_gives_401(client, session, make_user, auth_headers):
+async def test_deleted_users_token_gives_401(client, session, make_user, forge):
     user = await make_user()
-    headers = await auth_headers(user)
+    headers = bearer(await forge(user))
     assert (await client.get("/users/me", headers=headers)).status_code == 200
 
     await session.execute(delete(User).where(User.id == user.id))

@@ -20,7 +20,7 @@ from tests.helpers import (
 )
 
 
-async def test_the_csrf_token_is_made_with_neither_the_jwt_secret_nor_the_signing_key(
+async def test_the_csrf_token_is_made_with_neither_the_jwt_secret_nor_the_hmac_signing_key(
     database_url, make_user
 ):
     user = await make_user()
@@ -38,29 +38,39 @@ async def test_the_csrf_token_is_made_with_neither_the_jwt_secret_nor_the_signin
             assert csrf_token != hmac.new(key, message, hashlib.sha256).hexdigest()
 
 
-async def test_an_access_token_is_not_signed_with_the_jwt_secret(client, make_user, settings):
+async def test_an_hs256_access_token_is_not_signed_with_the_jwt_secret(database_url, make_user):
     user = await make_user()
-    tokens = await login(client, user.email)
+    async with (
+        fresh_app(database_url, jwt_algorithm="HS256") as application,
+        client_of(application) as http,
+    ):
+        tokens = await login(http, user.email)
 
     with pytest.raises(jwt.InvalidSignatureError):
         jwt.decode(
             tokens["access_token"],
             TEST_SECRET,
-            algorithms=[settings.jwt_algorithm],
-            audience=settings.jwt_audience,
-            issuer=settings.jwt_issuer,
+            algorithms=["HS256"],
+            audience=application.state.settings.jwt_audience,
+            issuer=application.state.settings.token_issuer,
         )
 
 
+@pytest.mark.parametrize("algorithm", ["HS256", "RS256"])
 async def test_an_access_token_signed_with_the_jwt_secret_is_refused(
-    client, make_user, make_session, settings
+    database_url, make_user, make_session, algorithm
 ):
     user = await make_user()
-    token = forge_access_token(
-        settings, user.id, session_id=await make_session(user), key=TEST_SECRET
-    )
-
-    response = await client.get("/users/me", headers=bearer(token))
+    async with fresh_app(database_url, jwt_algorithm=algorithm) as application:
+        token = forge_access_token(
+            application,
+            user.id,
+            session_id=await make_session(user),
+            key=TEST_SECRET,
+            algorithm="HS256",
+        )
+        async with client_of(application) as http:
+            response = await http.get("/users/me", headers=bearer(token))
 
     assert response.status_code == 401, response.text
     assert response.json() == {"detail": "The access token is invalid.", "code": "invalid_token"}

@@ -422,13 +422,11 @@ async def test_malformed_token_gets_an_invalid_token_challenge(client):
     assert params["error_description"] == response.json()["detail"]
 
 
-async def test_expired_token_gets_an_invalid_token_challenge(
-    client, make_user, make_session, settings
-):
+async def test_expired_token_gets_an_invalid_token_challenge(client, make_user, make_session, app):
     user = await make_user()
     past = utcnow() - timedelta(hours=1)
     token = forge_access_token(
-        settings,
+        app,
         user.id,
         session_id=await make_session(user),
         iat=past,
@@ -478,10 +476,10 @@ def test_challenge_error_description_keeps_to_the_rfc6750_characters(message):
 
 @pytest.mark.parametrize("typ", ["at+jwt", "application/at+jwt", "AT+JWT", "Application/At+JWT"])
 async def test_access_token_typ_at_jwt_is_accepted_in_any_spelling_rfc9068_allows(
-    client, make_user, make_session, settings, typ
+    client, make_user, make_session, app, typ
 ):
     user = await make_user()
-    token = forge_access_token(settings, user.id, session_id=await make_session(user), typ=typ)
+    token = forge_access_token(app, user.id, session_id=await make_session(user), typ=typ)
 
     response = await client.get("/users/me", headers=bearer(token))
 
@@ -494,10 +492,10 @@ async def test_access_token_typ_at_jwt_is_accepted_in_any_spelling_rfc9068_allow
     ids=["JWT", "id-token", "application-jwt", "trailing-space", "number", "list"],
 )
 async def test_jwt_of_another_typ_signed_with_our_key_is_refused(
-    client, make_user, make_session, settings, typ
+    client, make_user, make_session, app, typ
 ):
     user = await make_user()
-    token = forge_access_token(settings, user.id, session_id=await make_session(user), typ=typ)
+    token = forge_access_token(app, user.id, session_id=await make_session(user), typ=typ)
 
     response = await client.get("/users/me", headers=bearer(token))
 

@@ -45,7 +45,8 @@ def test_defaults_match_the_documented_ones(environment):
     assert settings.access_token_minutes == 15
     assert settings.refresh_token_days == 14
     assert (settings.argon2_time_cost, settings.argon2_memory_kib) == (3, 65536)
-    assert settings.jwt_algorithm == "HS256"
+    assert settings.jwt_algorithm == "RS256"
+    assert settings.key_rotation_days == 90
 
 
 def test_cors_origins_are_read_as_a_comma_separated_list(environment):
@@ -58,4 +59,28 @@ def test_a_wildcard_cors_origin_is_refused(environment):
     environment.setenv("JWT_SECRET", "x" * 40)
     environment.setenv("CORS_ORIGINS", "*")
     with pytest.raises(SettingsError, match="CORS_ORIGINS"):
+        load_settings(env_file=None)
+
+
+def test_public_url_is_the_token_issuer(environment):
+    environment.setenv("JWT_SECRET", "x" * 40)
+    environment.setenv("PUBLIC_URL", "https://auth.example.com/")
+
+    assert load_settings(env_file=None).token_issuer == "https://auth.example.com"
+
+
+def test_a_jwt_issuer_other_than_public_url_does_not_start(environment):
+    environment.setenv("JWT_SECRET", "x" * 40)
+    environment.setenv("PUBLIC_URL", "https://auth.example.com")
+    environment.setenv("JWT_ISSUER", "py-auth")
+
+    with pytest.raises(SettingsError, match="JWT_ISSUER and PUBLIC_URL differ"):
+        load_settings(env_file=None)
+
+
+def test_two_algorithms_of_one_family_do_not_start(environment):
+    environment.setenv("JWT_SECRET", "x" * 40)
+    environment.setenv("JWT_ALGORITHM", "RS256,ES256")
+
+    with pytest.raises(SettingsError, match="one algorithm only"):
         load_settings(env_file=None)

@@ -15,11 +15,10 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.util import greenlet_spawn
 
 from app.auth.models import User
-from app.core.clock import utcnow
 from app.core.database import Database
 from app.core.fast_read import FastRead
 from app.main import create_app
-from tests.helpers import ON_POSTGRES, PASSWORD, make_settings, postgres_only
+from tests.helpers import ON_POSTGRES, PASSWORD, issue_access_token, make_settings, postgres_only
 
 
 class UserRow(NamedTuple):
@@ -171,19 +170,18 @@ async def refusing_server() -> AsyncIterator[str]:
     server.close()
 
 
-async def test_a_database_refusing_connections_answers_503(refusing_server):
-    app = create_app(make_settings(refusing_server))
-    token = app.state.access_tokens.issue(
-        1, session_id=uuid.uuid4(), auth_time=utcnow(), amr=["pwd"]
-    )
-    transport = httpx.ASGITransport(app=app)
+async def test_a_database_refusing_connections_answers_503(app, refusing_server):
+    # Issued by the test app: this one cannot read its signing keys.
+    token = issue_access_token(app.state.access_tokens, 1, uuid.uuid4())
+    starting = create_app(make_settings(refusing_server))
+    transport = httpx.ASGITransport(app=starting)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
         for path in ("/users/me", "/articles"):
             response = await http.get(path, headers={"Authorization": f"Bearer {token}"})
 
             assert response.status_code == 503, (path, response.text)
             assert response.json()["code"] == "service_unavailable"
-    await app.state.database.dispose()
+    await starting.state.database.dispose()
 
 
 @postgres_only

@@ -20,7 +20,7 @@ async def _principal(session: Any, make_user: Any) -> dict[str, Any]:
     auth_session = AuthSession(user_id=user.id, expires_at=user.created_at)
     session.add(auth_session)
     await session.commit()
-    return {"user_id": user.id, "session_id": auth_session.id}
+    return {"user_id": user.id, "session_id": auth_session.id, "kid": ""}
 
 
 async def _articles_page(session: Any, make_user: Any) -> dict[str, Any]:

@@ -5,9 +5,8 @@ from typing import Any
 import httpx
 import pytest
 
-from app.core.clock import utcnow
 from app.main import create_app
-from tests.helpers import make_settings
+from tests.helpers import issue_access_token, make_settings
 
 # Nothing listens on port 1: every connection attempt is refused at once.
 UNREACHABLE_DATABASE = "postgresql+asyncpg://postgres@127.0.0.1:1/unreachable"
@@ -48,10 +47,9 @@ async def test_ready_answers_503_in_the_error_format_when_the_database_is_down(
     assert response.json()["code"] == "service_unavailable"
 
 
-async def test_an_api_call_answers_503_when_the_database_is_down(client_without_database):
-    token = client_without_database.app.state.access_tokens.issue(
-        1, session_id=uuid.uuid4(), auth_time=utcnow(), amr=["pwd"]
-    )
+async def test_an_api_call_answers_503_when_the_database_is_down(app, client_without_database):
+    # Issued by the test app: the app without a database cannot read its signing keys.
+    token = issue_access_token(app.state.access_tokens, 1, uuid.uuid4())
     response = await client_without_database.get(
         "/users/me", headers={"Authorization": f"Bearer {token}"}
     )
