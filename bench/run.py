@@ -58,7 +58,10 @@ from pwdlib import PasswordHash  # noqa: E402
 from pwdlib.hashers.argon2 import Argon2Hasher  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
+from app.auth.mfa import recovery_code_hash  # noqa: E402
 from app.core.config import Settings  # noqa: E402
+from app.core.sealing import Sealer  # noqa: E402
+from app.core.security import hash_opaque_token  # noqa: E402
 
 USERS = 10_000
 ARTICLES = 10_000
@@ -79,10 +82,49 @@ BENCH_SETTINGS = {
 FOREIGN_LOAD_LIMIT = 0.10
 MAX_REPEATS = 2
 WORDS = [
-    *("token", "session", "role", "permission", "request", "latency", "queue", "thread"),
-    *("pool", "database", "index", "page", "article", "editor", "viewer", "admin", "refresh"),
-    *("rotate", "family", "revoke", "hash", "argon", "salt", "secret", "header", "claim"),
-    *("issuer", "audience", "expiry", "scope", "grant", "bearer", "origin", "proxy", "worker"),
+    *(
+        "token",
+        "session",
+        "role",
+        "permission",
+        "request",
+        "latency",
+        "queue",
+        "thread",
+    ),
+    *(
+        "pool",
+        "database",
+        "index",
+        "page",
+        "article",
+        "editor",
+        "viewer",
+        "admin",
+        "refresh",
+    ),
+    *(
+        "rotate",
+        "family",
+        "revoke",
+        "hash",
+        "argon",
+        "salt",
+        "secret",
+        "header",
+        "claim",
+    ),
+    *(
+        "issuer",
+        "audience",
+        "expiry",
+        "scope",
+        "grant",
+        "bearer",
+        "origin",
+        "proxy",
+        "worker",
+    ),
 ]
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -509,7 +551,11 @@ class PgBouncer:
         }
         self.ini = self.folder / "pgbouncer.ini"
         self.ini.write_text(
-            re.sub(r"\$\{([A-Z_]+)\}", lambda m: values[m.group(1)], PGBOUNCER_INI.read_text())
+            re.sub(
+                r"\$\{([A-Z_]+)\}",
+                lambda m: values[m.group(1)],
+                PGBOUNCER_INI.read_text(),
+            )
         )
         for path in (auth_file, self.ini):
             path.chmod(0o644)
@@ -530,7 +576,10 @@ class PgBouncer:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError((self.folder / "pgbouncer.log").read_text()[-2000:])
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port)):
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection(("127.0.0.1", self.port)),
+            ):
                 return
             time.sleep(0.1)
         raise RuntimeError("pgbouncer did not start within 15 s")
@@ -638,7 +687,10 @@ async def seed(dsn: str, password_hash: str, rng: random.Random) -> list[int]:
 
 
 async def _add_articles(
-    connection: asyncpg.Connection, count: int, user_ids: Sequence[int], rng: random.Random
+    connection: asyncpg.Connection,
+    count: int,
+    user_ids: Sequence[int],
+    rng: random.Random,
 ) -> None:
     now = datetime.now(UTC)
     records = []
@@ -659,6 +711,73 @@ async def _add_articles(
         columns=["title", "body", "author_id", "created_at", "updated_at"],
     )
     await connection.execute("ANALYZE")
+
+
+MFA_USERS = 500  # accounts with an authenticator, for POST /auth/mfa/verify
+MFA_CHALLENGES = 20_000  # sign-ins waiting for their second step, per measurement
+
+
+async def seed_second_steps(
+    dsn: str, settings: Settings, user_ids: Sequence[int]
+) -> list[tuple[str, str]]:
+    """Sign-ins of MFA_USERS accounts waiting for their second step, each with a recovery code
+    of its own (a code works once, like the mfa_token: every request needs a fresh pair): the
+    (mfa_token, recovery_code) pairs. Rows are made as py-auth makes them: the
+    secret sealed, the code as its keyed hash, the token as its SHA-256."""
+    sealer = Sealer(settings)
+    now = datetime.now(UTC)
+    users = list(user_ids[:MFA_USERS])
+    pairs = [(secrets.token_urlsafe(32), secrets.token_hex(5)) for _ in range(MFA_CHALLENGES)]
+    connection = await asyncpg.connect(dsn)
+    try:
+        await connection.executemany(
+            "INSERT INTO totp_credentials (user_id, secret_sealed, created_at, confirmed_at, "
+            "last_used_step) VALUES ($1, $2, $3, $3, 0) ON CONFLICT (user_id) DO NOTHING",
+            [
+                (
+                    user_id,
+                    sealer.seal(
+                        b"BENCHBENCHBENCHBENCHBENCHBENCH23",
+                        context=f"totp_credentials.secret:{user_id}",
+                    ),
+                    now,
+                )
+                for user_id in users
+            ],
+        )
+        await connection.copy_records_to_table(
+            "recovery_codes",
+            records=[
+                (users[index % len(users)], recovery_code_hash(settings, code), now)
+                for index, (_, code) in enumerate(pairs)
+            ],
+            columns=["user_id", "code_hash", "created_at"],
+        )
+        await connection.copy_records_to_table(
+            "mfa_challenges",
+            records=[
+                (
+                    hash_opaque_token(token),
+                    users[index % len(users)],
+                    0,
+                    now,
+                    now + timedelta(minutes=5),
+                    0,
+                )
+                for index, (token, _) in enumerate(pairs)
+            ],
+            columns=[
+                "token_hash",
+                "user_id",
+                "credentials_version",
+                "created_at",
+                "expires_at",
+                "attempts",
+            ],
+        )
+    finally:
+        await connection.close()
+    return pairs
 
 
 async def grow_articles(dsn: str, total: int, user_ids: Sequence[int], rng: random.Random) -> None:
@@ -759,7 +878,10 @@ def machine_info(pg: dict[str, Any]) -> dict[str, Any]:
     with contextlib.suppress(OSError, ValueError, IndexError):
         memory = int(Path("/proc/meminfo").read_text().split()[1]) // 1024
     wrk_version = subprocess.run(  # noqa: S603
-        [shutil.which("wrk") or "wrk", "-v"], capture_output=True, text=True, check=False
+        [shutil.which("wrk") or "wrk", "-v"],
+        capture_output=True,
+        text=True,
+        check=False,
     ).stdout.splitlines()
     packages = {}
     for name in (
@@ -956,11 +1078,20 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
     settings = settings_from(env)
     one_worker = ("--workers", "1")
     py_auth = Server(
-        "py-auth", uvicorn("--factory", "app.main:create_app", *one_worker), env, workdir
+        "py-auth",
+        uvicorn("--factory", "app.main:create_app", *one_worker),
+        env,
+        workdir,
     )
     reference = Server(
         "reference",
-        uvicorn("--factory", "--app-dir", str(BENCH), "reference_app:create_app", *one_worker),
+        uvicorn(
+            "--factory",
+            "--app-dir",
+            str(BENCH),
+            "reference_app:create_app",
+            *one_worker,
+        ),
         env,
         workdir,
     )
@@ -988,7 +1119,8 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
     )
     servers = (py_auth, reference, py_auth_2, py_auth_pgbouncer, py_auth_uncached)
     meter = LoadMeter(
-        database, lambda: [pid for server in (*servers, pgbouncer) for pid in server.pids()]
+        database,
+        lambda: [pid for server in (*servers, pgbouncer) for pid in server.pids()],
     )
     runner = Runner(profile, Wrk(args.wrk_threads), meter)
 
@@ -1026,10 +1158,14 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
             "ref_health": Row("ref_health", "reference GET /health", CONNECTIONS),
             "health": Row("health", "py-auth GET /health", CONNECTIONS),
             "ref_me": Row(
-                "ref_me", f"reference GET /me ({settings.jwt_algorithm}, as py-auth)", CONNECTIONS
+                "ref_me",
+                f"reference GET /me ({settings.jwt_algorithm}, as py-auth)",
+                CONNECTIONS,
             ),
             "me": Row(
-                "me", f"py-auth GET /users/me ({settings.jwt_algorithm}, the default)", CONNECTIONS
+                "me",
+                f"py-auth GET /users/me ({settings.jwt_algorithm}, the default)",
+                CONNECTIONS,
             ),
             "articles": Row(
                 "articles", "py-auth GET /articles?limit=20 (10k articles)", CONNECTIONS
@@ -1039,9 +1175,16 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
                 f"py-auth POST /auth/refresh (a fresh token each, signed {settings.jwt_algorithm})",
                 CONNECTIONS,
             ),
+            "mfa_verify": Row(
+                "mfa_verify",
+                "py-auth POST /auth/mfa/verify (a fresh sign-in and recovery code each)",
+                CONNECTIONS,
+            ),
             "login": Row("login", "py-auth POST /auth/login", LOGIN_CONNECTIONS),
             "forgot_known": Row(
-                "forgot_known", "py-auth POST /auth/forgot-password (known addresses)", CONNECTIONS
+                "forgot_known",
+                "py-auth POST /auth/forgot-password (known addresses)",
+                CONNECTIONS,
             ),
             "forgot_unknown": Row(
                 "forgot_unknown",
@@ -1057,7 +1200,9 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
                 "flood_login", "py-auth POST /auth/login, that flood", LOGIN_CONNECTIONS
             ),
             "me_2_workers": Row(
-                "me_2_workers", "py-auth GET /users/me, uvicorn --workers 2", CONNECTIONS
+                "me_2_workers",
+                "py-auth GET /users/me, uvicorn --workers 2",
+                CONNECTIONS,
             ),
             "me_direct_interleaved": Row(
                 "me_direct_interleaved",
@@ -1075,7 +1220,9 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
                 CONNECTIONS,
             ),
             "articles_large": Row(
-                "articles_large", "py-auth GET /articles?limit=20 (100k articles)", CONNECTIONS
+                "articles_large",
+                "py-auth GET /articles?limit=20 (100k articles)",
+                CONNECTIONS,
             ),
         }
         access: dict[str, Any] = {"file": None, "issued": 0.0}
@@ -1102,6 +1249,13 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
             py_auth.wait_idle()
             return ["refresh", str(path), str(runner.wrk.threads_for(CONNECTIONS))]
 
+        def second_step_arguments() -> list[str]:
+            pairs = asyncio.run(seed_second_steps(dsn, settings, user_ids))
+            path = workdir / "second_steps.txt"
+            path.write_text("".join(f"{token} {code}\n" for token, code in pairs))
+            py_auth.wait_idle()
+            return ["mfa", str(path), str(runner.wrk.threads_for(CONNECTIONS))]
+
         hash_rounds: list[float] = []
         flood: dict[str, Any] = {}
         with running(py_auth, reference):
@@ -1119,6 +1273,13 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
                         bearer("/articles?limit=20"),
                     ),
                     Measure(rows["refresh"], py_auth, "/auth/refresh", refresh_arguments),
+                    # The second step of a sign-in: no hashing, a session started as by refresh.
+                    Measure(
+                        rows["mfa_verify"],
+                        py_auth,
+                        "/auth/mfa/verify",
+                        second_step_arguments,
+                    ),
                     # Known and unknown addresses must not be told apart by their cost.
                     Measure(
                         rows["forgot_known"],
@@ -1191,7 +1352,14 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
         # 4. /users/me with two workers.
         with running(py_auth_2):
             runner.interleaved(
-                [Measure(rows["me_2_workers"], py_auth_2, "/users/me", bearer("/users/me"))]
+                [
+                    Measure(
+                        rows["me_2_workers"],
+                        py_auth_2,
+                        "/users/me",
+                        bearer("/users/me"),
+                    )
+                ]
             )
 
         # 4b. /users/me through PgBouncer, and the cost of its statement-cache choice alone.
@@ -1209,10 +1377,16 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
             runner.interleaved(
                 [
                     Measure(
-                        rows["me_direct_interleaved"], py_auth, "/users/me", bearer("/users/me")
+                        rows["me_direct_interleaved"],
+                        py_auth,
+                        "/users/me",
+                        bearer("/users/me"),
                     ),
                     Measure(
-                        rows["me_pgbouncer"], py_auth_pgbouncer, "/users/me", bearer("/users/me")
+                        rows["me_pgbouncer"],
+                        py_auth_pgbouncer,
+                        "/users/me",
+                        bearer("/users/me"),
                     ),
                     Measure(
                         rows["me_no_statement_cache"],
@@ -1265,12 +1439,27 @@ def _result(
         return rows[numerator].rps / below if below else 0.0
 
     targets = [
-        Target("py-auth /health ÷ reference /health", ratio("health", "ref_health"), ">=", 0.80),
+        Target(
+            "py-auth /health ÷ reference /health",
+            ratio("health", "ref_health"),
+            ">=",
+            0.80,
+        ),
         # Both verify the default algorithm (RS256): the reference reads py-auth's public keys.
         Target("py-auth /users/me ÷ reference /me", ratio("me", "ref_me"), ">=", 0.65),
-        Target("py-auth /articles (10k) ÷ py-auth /users/me", ratio("articles", "me"), ">=", 0.45),
+        Target(
+            "py-auth /articles (10k) ÷ py-auth /users/me",
+            ratio("articles", "me"),
+            ">=",
+            0.45,
+        ),
         # Each refresh signs a token with the asymmetric key (BENCHMARKS.md: RS256's choice).
-        Target("py-auth /auth/refresh ÷ py-auth /users/me", ratio("refresh", "me"), ">=", 0.25),
+        Target(
+            "py-auth /auth/refresh ÷ py-auth /users/me",
+            ratio("refresh", "me"),
+            ">=",
+            0.25,
+        ),
         Target(
             f"py-auth /auth/login ÷ hashing limit ({hash_limit:.2f}/s)",
             rows["login"].rps / hash_limit if hash_limit else 0.0,
@@ -1299,6 +1488,7 @@ def _result(
             "me_no_statement_cache", "me_direct_interleaved"
         ),
         "py-auth /articles, 100k ÷ 10k articles": ratio("articles_large", "articles"),
+        "py-auth /auth/mfa/verify ÷ /auth/refresh": ratio("mfa_verify", "refresh"),
         "py-auth /auth/forgot-password, unknown ÷ known addresses": ratio(
             "forgot_unknown", "forgot_known"
         ),
@@ -1457,7 +1647,9 @@ def main() -> int:
         help="write the figures of this (full) run into BENCHMARKS.md",
     )
     parser.add_argument(
-        "--strict", action="store_true", help="exit with status 1 when a target is missed"
+        "--strict",
+        action="store_true",
+        help="exit with status 1 when a target is missed",
     )
     args = parser.parse_args()
     if shutil.which("wrk") is None:

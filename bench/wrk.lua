@@ -5,6 +5,8 @@
 --   refresh TOKEN_FILE THREADS     POST /auth/refresh, each request a token never used before:
 --                                  starts from this thread's share of TOKEN_FILE (unused,
 --                                  pre-made tokens), then presents the token each answer returns
+--   mfa PAIRS_FILE THREADS         POST /auth/mfa/verify, each request a pair never used before
+--                                  ("mfa_token recovery_code" lines): this thread's share
 --   login USERS PASSWORD           POST /auth/login as user00001..USERS@bench.example in turn
 --   forgot USERS KIND              POST /auth/forgot-password for user00001..USERS@bench.example
 --                                  (KIND=known) or nobody00001..@bench.example (KIND=unknown)
@@ -68,6 +70,22 @@ local function refresh(token_file, threads)
    end
 end
 
+local function mfa(pairs_file, threads)
+   local pool = {}
+   for index, line in ipairs(lines(pairs_file)) do
+      if (index - 1) % threads == id then
+         pool[#pool + 1] = line
+      end
+   end
+   local headers = { ["Content-Type"] = "application/json" }
+   request = function()
+      local line = table.remove(pool) or "pool-exhausted pool-exhausted"
+      local token, code = line:match("(%S+) (%S+)")
+      local body = '{"mfa_token":"' .. token .. '","recovery_code":"' .. code .. '"}'
+      return wrk.format("POST", "/auth/mfa/verify", headers, body)
+   end
+end
+
 local function login(users, password)
    local requests = {}
    local headers = { ["Content-Type"] = "application/x-www-form-urlencoded" }
@@ -98,6 +116,8 @@ function init(args)
       bearer(args[2], args[3])
    elseif mode == "refresh" then
       refresh(args[2], tonumber(args[3]))
+   elseif mode == "mfa" then
+      mfa(args[2], tonumber(args[3]))
    elseif mode == "login" then
       login(tonumber(args[2]), args[3])
    elseif mode == "forgot" then

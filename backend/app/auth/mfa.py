@@ -124,7 +124,7 @@ def matching_step(secret: str, code: str, now: datetime) -> int | None:
     return found
 
 
-def _recovery_code_hash(settings: Settings, code: str) -> str:
+def recovery_code_hash(settings: Settings, code: str) -> str:
     """A keyed hash: a stolen table of them cannot be searched offline without the key, though
     the codes carry 49 bits each."""
     key = derive_key(settings.jwt_secret.get_secret_value(), RECOVERY_CODE_KEY_PURPOSE, 32)
@@ -143,7 +143,7 @@ async def _replace_recovery_codes(
     await session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user_id))
     codes = [_new_recovery_code() for _ in range(RECOVERY_CODE_COUNT)]
     session.add_all(
-        RecoveryCode(user_id=user_id, code_hash=_recovery_code_hash(settings, code))
+        RecoveryCode(user_id=user_id, code_hash=recovery_code_hash(settings, code))
         for code in codes
     )
     await session.flush()
@@ -360,7 +360,7 @@ async def check_second_factor(
             update(RecoveryCode)
             .where(
                 RecoveryCode.user_id == user_id,
-                RecoveryCode.code_hash == _recovery_code_hash(settings, factor.recovery_code),
+                RecoveryCode.code_hash == recovery_code_hash(settings, factor.recovery_code),
                 RecoveryCode.used_at.is_(None),
             )
             .values(used_at=utcnow())
