@@ -35,6 +35,7 @@ from app.core.metrics import router as metrics_router
 from app.core.metrics import watch_pool
 from app.core.middleware import QUIET_ROUTES, RequestContextMiddleware
 from app.core.rate_limit import ClientRateLimiter
+from app.core.routing import literal_prefix_first, move_to_front
 from app.core.sealing import Sealer
 from app.core.security import AccessTokenCodec, PasswordHasher
 from app.core.signing_keys import KeyRing
@@ -70,6 +71,10 @@ ROUTERS = (
     audit_router,
     authz_router,
 )
+
+
+# Matched first (app.core.routing): what every client, probe and session calls most.
+HOT_PATHS = ("/users/me", "/auth/refresh", "/health", "/articles")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -144,9 +149,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     watch_pool(app.state.database.connections_in_use)
 
     install_error_handlers(app)
+    add_routes(app, *ROUTERS)
+    move_to_front(app.router.routes, HOT_PATHS)
     install_docs(app)
     install_ui(app)
-    add_routes(app, *ROUTERS)
 
     if settings.cors_origins:
         app.add_middleware(
@@ -230,7 +236,7 @@ def add_routes(app: FastAPI, *routers: APIRouter) -> None:
                 include_in_schema=route.include_in_schema,
                 response_class=route.response_class,
                 name=route.name,
-                route_class_override=type(route),
+                route_class_override=literal_prefix_first(type(route)),
                 callbacks=route.callbacks,
                 openapi_extra=route.openapi_extra,
                 generate_unique_id_function=route.generate_unique_id_function,
