@@ -39,7 +39,8 @@ SELECT users.email, users.full_name, users.is_active, users.created_at,
                WHERE auth_sessions.id = $1 AND auth_sessions.user_id = users.id
                  AND auth_sessions.revoked_at IS NULL
                  AND auth_sessions.credentials_version = users.credentials_version)
-       AS session_is_live
+       AS session_is_live,
+       users.is_service_account
 FROM users
 LEFT OUTER JOIN user_roles ON user_roles.user_id = users.id
 LEFT OUTER JOIN roles ON roles.id = user_roles.role_id

@@ -36,6 +36,8 @@ from app.core.sealing import Sealer
 from app.core.security import AccessTokenCodec, PasswordHasher
 from app.mail.mailer import Mailer
 from app.roles.router import router as roles_router
+from app.service_accounts.router import router as service_accounts_router
+from app.tokens.router import router as tokens_router
 from app.ui import install_ui
 from app.users.router import router as users_router
 
@@ -58,6 +60,8 @@ ROUTERS = (
     metrics_router,
     auth_router,
     users_router,
+    tokens_router,
+    service_accounts_router,
     articles_router,
     roles_router,
     audit_router,

@@ -9,11 +9,13 @@ from app.auth.models import (
     Permission,
     RefreshToken,
     Role,
+    ServiceAccount,
     User,
     role_permissions,
     user_roles,
 )
 from app.core.orm import Base
+from app.tokens.models import PersonalAccessToken, personal_access_token_scopes
 
 __all__ = [
     "Article",
@@ -23,9 +25,12 @@ __all__ = [
     "LoginThrottle",
     "OneTimeToken",
     "Permission",
+    "PersonalAccessToken",
     "RefreshToken",
     "Role",
+    "ServiceAccount",
     "User",
+    "personal_access_token_scopes",
     "role_permissions",
     "user_roles",
 ]

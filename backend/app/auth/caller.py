@@ -25,10 +25,12 @@ class PrincipalRow(NamedTuple):
     role: str | None
     permission: str | None
     session_is_live: bool
+    is_service_account: bool
 
 
-# The hot path: the user, their roles and permissions, and whether the token's session is
-# still live (not revoked, and started under the user's current credentials), in one query.
+# The hot path: the user, their roles and permissions, whether the token's session is still
+# live (not revoked, and started under the user's current credentials), and whether the user is
+# a service account (then the session is a client credentials grant), in one query.
 PRINCIPAL = FastRead(
     "principal",
     select(
@@ -49,6 +51,7 @@ PRINCIPAL = FastRead(
             AuthSession.credentials_version == User.credentials_version,
         )
         .label("session_is_live"),
+        User.is_service_account,
     )
     .outerjoin(user_roles, user_roles.c.user_id == User.id)
     .outerjoin(Role, Role.id == user_roles.c.role_id)
@@ -78,4 +81,6 @@ async def load_principal(
         roles=tuple(sorted({row.role for row in rows if row.role is not None})),
         permissions=frozenset(row.permission for row in rows if row.permission is not None),
         session_id=session_id,
+        # A service account's sessions are client credentials grants (it has no password).
+        credential="client_credentials" if first.is_service_account else "session",
     )

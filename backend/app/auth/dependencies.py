@@ -10,13 +10,15 @@ from fastapi.security import OAuth2PasswordBearer
 
 from app.audit_log import writer as audit_log
 from app.auth.caller import load_principal
-from app.auth.exceptions import NotOwner
+from app.auth.exceptions import NotOwner, TokenNotAllowed
 from app.auth.schemas import Principal, may_act_on
 from app.core.app_state import access_tokens_of, database_of, password_hasher_of
 from app.core.context import client_context
 from app.core.database import SessionDep
 from app.core.errors import InvalidToken, NotAuthenticated, PermissionDenied
 from app.core.security import AccessTokenCodec, PasswordHasher
+from app.tokens.caller import load_token_caller, record_refusal
+from app.tokens.format import looks_like_personal_access_token
 
 # Reads "Authorization: Bearer ..." and makes the Authorize button of /docs log in.
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/auth/login", auto_error=False)
@@ -48,9 +50,13 @@ async def get_current_user(
     """
     if not token:
         raise NotAuthenticated()
-    claims = access_tokens.decode(token)
     database = database_of(request)
-    principal = await load_principal(database, claims.user_id, claims.session_id)
+    if looks_like_personal_access_token(token):
+        # A malformed one is refused before any query (app.tokens.format).
+        principal = await load_token_caller(database, await client_context(request), token)
+    else:
+        claims = access_tokens.decode(token)
+        principal = await load_principal(database, claims.user_id, claims.session_id)
     if principal is None or not principal.is_active:
         raise InvalidToken("The access token is no longer valid.")
     request.state.user_id = principal.id  # for the request log line
@@ -58,6 +64,30 @@ async def get_current_user(
 
 
 CurrentUser = Annotated[Principal, Depends(get_current_user)]
+
+
+async def get_interactive_user(user: CurrentUser, request: Request) -> Principal:
+    """The caller, if they logged in (an access token of a session): a personal access token
+    or a service account's token may not create tokens, change the password, email or MFA,
+    or log out everywhere (403 token_not_allowed, audited)."""
+    if user.credential != "session":
+        route = f"{request.method} {_route_path(request)}"
+        if user.token_prefix is not None:
+            await record_refusal(
+                database_of(request),
+                await client_context(request),
+                user.id,
+                user.token_prefix,
+                "token_not_allowed",
+                route,
+            )
+        else:
+            await _record_denial(request, user, [], reason="token_not_allowed")
+        raise TokenNotAllowed()
+    return user
+
+
+InteractiveUser = Annotated[Principal, Depends(get_interactive_user)]
 
 PrincipalCheck = Callable[..., Awaitable[Principal]]
 
@@ -145,7 +175,9 @@ def _route_path(request: Request) -> str:
     return str(getattr(request.scope.get("route"), "path", request.url.path))
 
 
-async def _record_denial(request: Request, user: Principal, missing: list[str]) -> None:
+async def _record_denial(
+    request: Request, user: Principal, missing: list[str], *, reason: str | None = None
+) -> None:
     """The refusal, in the audit log (one row per caller, route and minute), in a
     transaction of its own: a granted request (the common case) then needs no session at all,
     and the record survives the refusal."""
@@ -157,6 +189,7 @@ async def _record_denial(request: Request, user: Principal, missing: list[str]) 
             actor_id=user.id,
             route=f"{request.method} {_route_path(request)}",
             missing=missing,
+            reason=reason,
         )
         await session.commit()
 

@@ -76,7 +76,7 @@ class PasswordRejected(RequestInvalid):
 class UnsupportedGrantType(AppError):
     status_code = 400
     code = "unsupported_grant_type"
-    detail = "Only grant_type=password is supported here."
+    detail = "Only grant_type=password or client_credentials is supported here."
 
 
 class NotOwner(PermissionDenied):
@@ -114,3 +114,28 @@ class EmailNotVerified(PermissionDenied):
 class CsrfFailed(PermissionDenied):
     code = "csrf_failed"
     detail = "Missing or wrong X-CSRF-Token header."
+
+
+class TokenNotAllowed(PermissionDenied):
+    """A personal access token or a service account's token on a route that needs a login
+    (creating tokens, changing the password or email, logging out everywhere)."""
+
+    code = "token_not_allowed"
+    detail = "This needs a login: a personal access token or a service account cannot do it."
+
+
+class InvalidClient(NotAuthenticated):
+    """Client authentication failed (RFC 6749 §5.2 invalid_client): unknown client, wrong
+    secret, or an inactive service account; one answer for all."""
+
+    code = "invalid_client"
+    detail = "Client authentication failed."
+    headers = {"WWW-Authenticate": 'Basic realm="py-auth"'}
+
+
+class ClientAuthenticatedTwice(AppError):
+    """RFC 6749 §2.3: a client uses one authentication method per request."""
+
+    status_code = 400
+    code = "invalid_request"
+    detail = "Authenticate the client one way: HTTP Basic or client_secret, not both."

@@ -4,6 +4,7 @@ import uuid
 from datetime import datetime
 
 from sqlalchemy import JSON, Column, ForeignKey, Index, String, Table, Uuid, func
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from app.core.clock import utcnow
@@ -69,6 +70,10 @@ class User(Base):
     # When the owner proved they read mail at this address (a verification, a reset, an
     # accepted invitation or a confirmed change); None until then, and again after a change.
     email_verified_at: Mapped[datetime | None]
+    # A service account (OAuth2 client credentials, app.service_accounts): it has no usable
+    # password, and its access tokens come from POST /auth/login with grant_type
+    # client_credentials only.
+    is_service_account: Mapped[bool] = mapped_column(default=False, server_default=sa_false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(
         default=utcnow, onupdate=utcnow, server_default=func.now()
@@ -160,3 +165,19 @@ class RefreshToken(Base):
     expires_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
+
+
+class ServiceAccount(Base):
+    """The OAuth2 client of a service account (its user row holds the roles): a public
+    ``client_id`` and the SHA-256 of its secret (256 random bits, shown once)."""
+
+    __tablename__ = "service_accounts"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    client_id: Mapped[str] = mapped_column(String(64), unique=True)
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    created_by: Mapped[int | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    secret_rotated_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -25,6 +25,8 @@ from app.core.context import ClientContext
 from app.core.errors import AppError
 from app.core.metrics import REFRESHES
 from app.core.security import AccessTokenCodec, hash_opaque_token, new_opaque_token
+from app.tokens.format import looks_like_personal_access_token
+from app.tokens.service import revoke_presented_token
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,7 +275,10 @@ async def revoke_token(
     session: AsyncSession, access_tokens: AccessTokenCodec, client: ClientContext, *, token: str
 ) -> None:
     """RFC 7009 revocation: a refresh token, or an access token (through its session), ends
-    its session. Anything else is ignored."""
+    its session; a personal access token is revoked. Anything else is ignored."""
+    if looks_like_personal_access_token(token):
+        await revoke_presented_token(session, client, token)
+        return
     token_hash = hash_opaque_token(token)
     if await session.scalar(select(RefreshToken.id).where(RefreshToken.token_hash == token_hash)):
         await logout(session, client, refresh_token=token)

@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from app.auth import accounts, email_change, sessions
-from app.auth.dependencies import CurrentUser, PasswordHasherDep
+from app.auth.dependencies import CurrentUser, InteractiveUser, PasswordHasherDep
 from app.auth.postbox import PostboxDep
 from app.auth.schemas import (
     Accepted,
@@ -65,7 +65,7 @@ async def update_me(body: MeUpdate, user: CurrentUser, session: SessionDep) -> U
 )
 async def change_my_password(
     body: PasswordChangeRequest,
-    user: CurrentUser,
+    user: InteractiveUser,
     session: SessionDep,
     hasher: PasswordHasherDep,
     settings: SettingsDep,
@@ -111,7 +111,7 @@ async def create_user(
 )
 async def change_my_email(
     body: EmailChangeRequest,
-    user: CurrentUser,
+    user: InteractiveUser,
     session: SessionDep,
     hasher: PasswordHasherDep,
     settings: SettingsDep,
@@ -135,7 +135,7 @@ async def change_my_email(
 
 @router.post("/me/email/confirm", response_model=UserRead, responses=error_responses(400, 409))
 async def confirm_my_email(
-    body: MailedTokenRequest, user: CurrentUser, session: SessionDep, client: ClientContextDep
+    body: MailedTokenRequest, user: InteractiveUser, session: SessionDep, client: ClientContextDep
 ) -> UserRead:
     """Switch to the new address with the token of its confirmation mail (once): it counts as
     verified, and every other session of the account ends."""
