@@ -56,13 +56,13 @@ async def list_service_accounts(
 
 
 @router.post(
-    "/{user_id}/secret",
+    "/{account_id}/secret",
     response_model=ServiceAccountCredentials,
     responses=error_responses(403, 404),
     dependencies=LOGIN_REQUIRED,
 )
 async def rotate_client_secret(
-    user_id: IdPath,
+    account_id: IdPath,
     manager: ServiceAccountManager,
     response: Response,
     session: SessionDep,
@@ -70,6 +70,6 @@ async def rotate_client_secret(
 ) -> ServiceAccountCredentials:
     """A new client_secret (shown once): the old one, and every token issued with it, stop
     working at once."""
-    issued = await service.rotate_secret(session, client, user_id, actor=manager)
+    issued = await service.rotate_secret(session, client, account_id, actor=manager)
     response.headers["Cache-Control"] = "no-store"
     return _credentials(issued)

@@ -83,7 +83,7 @@ async def list_service_accounts(session: AsyncSession) -> list[tuple[ServiceAcco
         .options(selectinload(User.roles))
         .order_by(ServiceAccount.created_at.desc(), ServiceAccount.user_id.desc())
     )
-    return [(account, user) for account, user in rows.tuples()]
+    return [(account, user) for account, user in rows]
 
 
 async def rotate_secret(
@@ -100,7 +100,7 @@ async def rotate_secret(
     ).first()
     if row is None:
         raise ServiceAccountNotFound()
-    account, user = row.tuple()
+    account, user = row
     await guard_target(session, client, user, actor=actor, action="rotate_client_secret")
     secret = new_client_secret()
     account.secret_hash = hash_client_secret(secret)
