@@ -63,7 +63,9 @@ async def test_login_refuses_a_json_body(client, make_user):
 
 
 @pytest.mark.parametrize("grant_type", ["authorization_code", "refresh_token", "PASSWORD"])
-async def test_login_refuses_a_grant_type_other_than_password_or_client_credentials(client, make_user, grant_type):
+async def test_login_refuses_a_grant_type_other_than_password_or_client_credentials(
+    client, make_user, grant_type
+):
     user = await make_user()
 
     response = await attempt_login(client, user.email, form={"grant_type": grant_type})

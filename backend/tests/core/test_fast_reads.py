@@ -13,10 +13,10 @@ import app.main  # noqa: F401  (imports every domain, and so registers every rea
 from app.articles.models import Article
 from app.auth.models import AuthSession, Permission
 from app.core.clock import utcnow
+from app.core.fast_read import FastRead
 from app.core.security import hash_opaque_token
 from app.tokens.format import display_prefix, new_personal_access_token
 from app.tokens.models import PersonalAccessToken
-from app.core.fast_read import FastRead
 
 Arrange = Callable[[Any, Any], Awaitable[dict[str, Any]]]
 
