@@ -292,13 +292,9 @@ async def arrange_targets(
     )
 
 
-@pytest.mark.parametrize(("row", "caller", "expected"), CELLS)
-async def test_route_answers_each_caller_as_the_matrix_says(
-    client, session, make_user, make_role, auth_headers, row, caller, expected
-):
-    targets = await arrange_targets(client, session, make_user, make_role, row)
-    headers = {} if caller == ANONYMOUS else await auth_headers(await make_user(roles=[caller]))
-    path = row.path.format(
+def path_of(row: Row, targets: Targets) -> str:
+    """The row's path, with the ids of its targets."""
+    return row.path.format(
         article_id=targets.article_id,
         user_id=targets.user_id,
         name=targets.role,
@@ -306,6 +302,15 @@ async def test_route_answers_each_caller_as_the_matrix_says(
         token_id=targets.token_id,
         account_id=targets.service_account_id,
     )
+
+
+@pytest.mark.parametrize(("row", "caller", "expected"), CELLS)
+async def test_route_answers_each_caller_as_the_matrix_says(
+    client, session, make_user, make_role, auth_headers, row, caller, expected
+):
+    targets = await arrange_targets(client, session, make_user, make_role, row)
+    headers = {} if caller == ANONYMOUS else await auth_headers(await make_user(roles=[caller]))
+    path = path_of(row, targets)
 
     response = await client.request(
         row.method,

@@ -27,9 +27,6 @@ PUBLIC_ROUTES = frozenset(
         ("POST", "/auth/refresh"),
         ("POST", "/auth/logout"),  # the refresh token in the body is the credential
         ("POST", "/auth/revoke"),  # RFC 7009: the token in the body is the credential
-        # RFC 7662: a service account's HTTP Basic credentials, or a bearer token holding
-        # introspect_tokens, checked by its own dependency (tests/tokens/test_introspection.py).
-        ("POST", "/auth/introspect"),
         # Recovery: the mailed token in the body is the credential, or nothing is told.
         ("POST", "/auth/forgot-password"),
         ("POST", "/auth/reset-password"),

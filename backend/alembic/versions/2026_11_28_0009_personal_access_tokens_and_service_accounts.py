@@ -35,10 +35,12 @@ role_permissions = sa.table(
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("users") as batch:
-        batch.add_column(
-            sa.Column("is_service_account", sa.Boolean(), server_default=sa.false(), nullable=False)
-        )
+    # A plain ADD COLUMN (SQLite has one): batch mode would rebuild users on SQLite for the
+    # default, and the rebuilt table would lose its AUTOINCREMENT (migration 0006).
+    op.add_column(
+        "users",
+        sa.Column("is_service_account", sa.Boolean(), server_default=sa.false(), nullable=False),
+    )
     op.create_table(
         "service_accounts",
         sa.Column("user_id", sa.Integer(), nullable=False),
@@ -132,5 +134,6 @@ def downgrade() -> None:
     op.drop_index("ix_personal_access_tokens_user_id", table_name="personal_access_tokens")
     op.drop_table("personal_access_tokens")
     op.drop_table("service_accounts")
-    with op.batch_alter_table("users") as batch:
+    # SQLite rebuilds the table to drop a column: it keeps its AUTOINCREMENT (migration 0006).
+    with op.batch_alter_table("users", table_kwargs={"sqlite_autoincrement": True}) as batch:
         batch.drop_column("is_service_account")

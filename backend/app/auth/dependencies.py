@@ -228,7 +228,9 @@ def route_requirements(dependant: Dependant) -> RouteRequirements:
     pending = [dependant]
     while pending:
         current = pending.pop()
-        if current.call is get_current_user:
+        # A dependency that authenticates its caller another way too (introspection: a service
+        # account's client credentials) says so with `authenticates`.
+        if current.call is get_current_user or getattr(current.call, "authenticates", False):
             authenticated = True
         permissions.extend(getattr(current.call, "required_permissions", ()))
         ownership = getattr(current.call, "ownership", None) or ownership

@@ -93,6 +93,14 @@ async def introspecting_caller(
     return user.id
 
 
+# Read by route_requirements (the OpenAPI document, the policy, the deny-by-default test): the
+# route needs a caller, and of a bearer caller introspect_tokens. A service account that
+# authenticates with its client credentials (HTTP Basic) needs no permission: introspecting
+# is what it is for.
+introspecting_caller.authenticates = True  # type: ignore[attr-defined]
+introspecting_caller.required_permissions = (Perm.INTROSPECT_TOKENS,)  # type: ignore[attr-defined]
+
+
 async def introspect(
     session: AsyncSession,
     database: Database,
