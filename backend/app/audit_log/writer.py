@@ -87,20 +87,24 @@ async def record_denial(
     route: str,
     missing: list[str],
     reason: str | None = None,
+    token_prefix: str | None = None,
 ) -> None:
     """Record a permission refusal, one row per caller, route and minute.
 
     Any signed-in caller can be refused as often as they like: counting the repeats in one
-    row (``occurrences``) keeps a loop on a forbidden route from flooding the audit log.
+    row (``occurrences``) keeps a loop on a forbidden route from flooding the audit log. A
+    caller using a personal access token is named with its display prefix too.
     """
-    group = f"{Event.PERMISSION_DENIED} {actor_id} {route} {','.join(missing)} {reason}"
+    group = (
+        f"{Event.PERMISSION_DENIED} {actor_id} {route} {','.join(missing)} {reason} {token_prefix}"
+    )
+    details: dict[str, Any] = {"route": route, "missing": missing}
+    if reason:
+        details["reason"] = reason
+    if token_prefix:
+        details["token_prefix"] = token_prefix
     await record_grouped(
-        session,
-        Event.PERMISSION_DENIED,
-        client,
-        group=group,
-        actor_id=actor_id,
-        details={"route": route, "missing": missing, **({"reason": reason} if reason else {})},
+        session, Event.PERMISSION_DENIED, client, group=group, actor_id=actor_id, details=details
     )
 
 

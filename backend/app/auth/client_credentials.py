@@ -8,8 +8,9 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import NamedTuple
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit_log import writer as audit_log
@@ -18,6 +19,8 @@ from app.auth.exceptions import InvalidClient
 from app.auth.models import AuthSession, ServiceAccount, User
 from app.core.clock import utcnow
 from app.core.context import ClientContext
+from app.core.database import Database
+from app.core.fast_read import FastRead
 from app.core.metrics import LOGINS
 from app.core.security import AccessTokenCodec
 
@@ -42,6 +45,30 @@ def hash_client_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+class ServiceAccountClient(NamedTuple):
+    user_id: int
+    secret_hash: str
+    is_active: bool
+    credentials_version: int
+
+
+# Read outside any transaction (as a login reads its account): introspection authenticates its
+# caller and then reads the token with fast reads, and a request that held a pooled connection
+# in a transaction while asking for another could exhaust the pool under load.
+SERVICE_ACCOUNT_CLIENT = FastRead(
+    "service_account_client",
+    select(
+        ServiceAccount.user_id,
+        ServiceAccount.secret_hash,
+        User.is_active,
+        User.credentials_version,
+    )
+    .join(User, User.id == ServiceAccount.user_id)
+    .where(ServiceAccount.client_id == bindparam("client_id", type_=ServiceAccount.client_id.type)),
+    ServiceAccountClient,
+)
+
+
 @dataclass(frozen=True, slots=True)
 class AuthenticatedClient:
     user_id: int
@@ -50,22 +77,12 @@ class AuthenticatedClient:
 
 
 async def authenticate_client(
-    session: AsyncSession, *, client_id: str, client_secret: str
+    database: Database, *, client_id: str, client_secret: str
 ) -> AuthenticatedClient:
     """The service account of these credentials, if it is active; else InvalidClient, the same
     for an unknown client, a wrong secret and an inactive account."""
-    row = (
-        await session.execute(
-            select(
-                ServiceAccount.user_id,
-                ServiceAccount.secret_hash,
-                User.is_active,
-                User.credentials_version,
-            )
-            .join(User, User.id == ServiceAccount.user_id)
-            .where(ServiceAccount.client_id == client_id)
-        )
-    ).first()
+    found = await database.fetch(SERVICE_ACCOUNT_CLIENT, {"client_id": client_id})
+    row = found[0] if found else None
     presented = hash_client_secret(client_secret)
     matches = hmac.compare_digest(presented, row.secret_hash if row else _DUMMY_HASH)
     if row is None or not matches or not row.is_active:
@@ -81,6 +98,7 @@ class ClientToken:
 
 async def grant(
     session: AsyncSession,
+    database: Database,
     access_tokens: AccessTokenCodec,
     client: ClientContext,
     *,
@@ -88,7 +106,9 @@ async def grant(
     client_secret: str,
 ) -> ClientToken:
     """An access token for the service account: a session that ends with the token."""
-    account = await authenticate_client(session, client_id=client_id, client_secret=client_secret)
+    # The account's credentials version is read with the secret: a rotation that commits
+    # meanwhile leaves this grant's session dead (as a login racing a password change).
+    account = await authenticate_client(database, client_id=client_id, client_secret=client_secret)
     now = utcnow()
     lifetime: timedelta = access_tokens.lifetime
     auth_session = AuthSession(

@@ -190,6 +190,7 @@ async def _record_denial(
             route=f"{request.method} {_route_path(request)}",
             missing=missing,
             reason=reason,
+            token_prefix=user.token_prefix,
         )
         await session.commit()
 

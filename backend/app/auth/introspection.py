@@ -13,7 +13,6 @@ import jwt
 from fastapi import Depends, Request
 from pydantic import BaseModel
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit_log import writer as audit_log
 from app.auth.caller import load_principal
@@ -32,7 +31,7 @@ from app.core.app_state import database_of
 from app.core.clock import utcnow
 from app.core.config import Settings
 from app.core.context import client_context
-from app.core.database import Database, SessionDep
+from app.core.database import Database
 from app.core.errors import AppError, PermissionDenied
 from app.core.security import AccessTokenCodec, hash_opaque_token
 from app.tokens.caller import principal_of, read_token, refusal_of
@@ -65,7 +64,6 @@ INACTIVE = IntrospectionResponse(active=False)
 
 async def introspecting_caller(
     request: Request,
-    session: SessionDep,
     access_tokens: AccessTokensDep,
     token: Annotated[str | None, Depends(oauth2_scheme)],
 ) -> int:
@@ -74,7 +72,7 @@ async def introspecting_caller(
     basic = basic_credentials(request)
     if basic is not None:
         account = await authenticate_client(
-            session, client_id=basic.client_id, client_secret=basic.client_secret
+            database_of(request), client_id=basic.client_id, client_secret=basic.client_secret
         )
         return account.user_id
     user = await get_current_user(request, access_tokens, token)
@@ -102,7 +100,6 @@ introspecting_caller.required_permissions = (Perm.INTROSPECT_TOKENS,)  # type: i
 
 
 async def introspect(
-    session: AsyncSession,
     database: Database,
     access_tokens: AccessTokenCodec,
     settings: Settings,
@@ -114,7 +111,7 @@ async def introspect(
     claims = _access_token_claims(access_tokens, token)
     if claims is not None:
         return await _access_token(database, claims)
-    return await _refresh_token(session, database, settings, token)
+    return await _refresh_token(database, settings, token)
 
 
 def _scope(principal: Principal) -> str:
@@ -177,17 +174,18 @@ def _int(value: object) -> int:
 
 
 async def _refresh_token(
-    session: AsyncSession, database: Database, settings: Settings, token: str
+    database: Database, settings: Settings, token: str
 ) -> IntrospectionResponse:
     now = utcnow()
-    row = (
-        await session.execute(
+    # A session of its own, closed before the caller is read: no request here holds a pooled
+    # connection while it waits for another.
+    async with database.sessionmaker() as session:
+        result = await session.execute(
             select(
                 RefreshToken.user_id,
                 RefreshToken.family_id,
                 RefreshToken.created_at,
                 RefreshToken.expires_at,
-                AuthSession.last_used_at,
             )
             .join(AuthSession, AuthSession.id == RefreshToken.family_id)
             .where(
@@ -197,7 +195,7 @@ async def _refresh_token(
                 AuthSession.last_used_at >= now - timedelta(days=settings.refresh_idle_days),
             )
         )
-    ).first()
+        row = result.first()
     if row is None:
         return INACTIVE
     principal = await load_principal(database, row.user_id, row.family_id)

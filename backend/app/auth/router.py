@@ -219,6 +219,7 @@ async def login(
         credentials = client_credentials(request, form)
         issued = await client_credentials_flow.grant(
             session,
+            database,
             access_tokens,
             client,
             client_id=credentials.client_id,
@@ -285,7 +286,6 @@ async def introspect(
     _caller: Annotated[int, Depends(introspecting_caller)],
     token: Annotated[str, Form(min_length=1, max_length=REVOCABLE_TOKEN_MAX_LENGTH)],
     response: Response,
-    session: SessionDep,
     database: NoTransactionDep,
     access_tokens: AccessTokensDep,
     settings: SettingsDep,
@@ -296,7 +296,7 @@ async def introspect(
     live now, with its claims; `{"active": false}` for anything else. `token_type_hint` is
     accepted and not needed."""
     response.headers["Cache-Control"] = "no-store"
-    return await introspection.introspect(session, database, access_tokens, settings, token=token)
+    return await introspection.introspect(database, access_tokens, settings, token=token)
 
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(403))

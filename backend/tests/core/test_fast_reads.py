@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 import app.main  # noqa: F401  (imports every domain, and so registers every read of the app)
 from app.articles.models import Article
-from app.auth.models import AuthSession, Permission
+from app.auth.models import AuthSession, Permission, ServiceAccount
 from app.core.clock import utcnow
 from app.core.fast_read import FastRead
 from app.core.security import hash_opaque_token
@@ -62,12 +62,20 @@ async def _personal_access_token_caller(session: Any, make_user: Any) -> dict[st
     return {"token_hash": hash_opaque_token(text)}
 
 
+async def _service_account_client(session: Any, make_user: Any) -> dict[str, Any]:
+    user = await make_user(roles=["viewer"])
+    session.add(ServiceAccount(user_id=user.id, client_id="reader", secret_hash="0" * 64))
+    await session.commit()
+    return {"client_id": "reader"}
+
+
 # Each read of the app, with the data and parameters that make it return rows.
 ARRANGE: dict[str, Arrange] = {
     "principal": _principal,
     "articles_page": _articles_page,
     "login_account": _login_account,
     "personal_access_token_caller": _personal_access_token_caller,
+    "service_account_client": _service_account_client,
 }
 APP_READS = sorted(name for name in FastRead.registry if not name.startswith("test."))
 

@@ -2,6 +2,7 @@
 with their claims; anything else is `{"active": false}`; only a service account or a holder of
 introspect_tokens may ask."""
 
+import asyncio
 import base64
 from urllib.parse import quote_plus
 
@@ -9,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from app.audit_log.models import AuditEvent
-from tests.helpers import assert_error, end_read, login
+from tests.helpers import assert_error, client_of, end_read, fresh_app, login, postgres_only
 
 
 def basic(account) -> dict[str, str]:
@@ -165,3 +166,29 @@ async def test_a_bearer_holding_introspect_tokens_may_introspect(client, make_us
 
     assert response.json()["active"] is True
     assert response.json()["sub"] == str(admin.id)
+
+
+@postgres_only
+async def test_introspection_needs_one_pooled_connection_at_a_time(
+    database_url, client, make_user, make_service_account
+):
+    """Introspection reads outside the request's transaction: a request that held a pooled
+    connection while asking for another would wait for itself once the pool is in use."""
+    account = await make_service_account()
+    tokens = await login(client, (await make_user()).email)
+
+    async with (
+        fresh_app(
+            database_url, db_pool_size=1, db_max_overflow=0, db_pool_timeout_seconds=2
+        ) as small_pool,
+        client_of(small_pool) as http,
+    ):
+        answers = await asyncio.gather(
+            *(
+                http.post("/auth/introspect", data={"token": token}, headers=basic(account))
+                for token in (tokens["access_token"], tokens["refresh_token"]) * 3
+            )
+        )
+
+    assert [answer.status_code for answer in answers] == [200] * 6
+    assert all(answer.json()["active"] for answer in answers)

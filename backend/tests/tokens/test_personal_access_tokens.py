@@ -93,6 +93,19 @@ async def test_a_token_acts_with_its_scopes_only(client, make_user, make_token):
     assert_error(create, 403, "permission_denied")
 
 
+async def test_a_permission_refusal_of_a_token_is_audited_with_its_display_prefix(
+    client, session, make_user, make_token
+):
+    user = await make_user(roles=["editor"])
+    created = await make_token(user, scopes=["read_article"])
+
+    await client.post("/articles", json={"title": "t"}, headers=bearer(created["token"]))
+
+    (denial,) = await _audit(session, "permission_denied")
+    assert denial.details["token_prefix"] == created["display_prefix"]
+    assert denial.details["missing"] == ["create_article"]
+
+
 async def test_a_role_removed_from_the_user_ends_the_tokens_scope_at_the_next_request(
     client, session, make_user, make_token
 ):
