@@ -7,15 +7,16 @@ from app.auth.models import (
     LoginThrottle,
     OneTimeToken,
     Permission,
+    PersonalAccessToken,
     RefreshToken,
     Role,
     ServiceAccount,
     User,
+    personal_access_token_scopes,
     role_permissions,
     user_roles,
 )
 from app.core.orm import Base
-from app.tokens.models import PersonalAccessToken, personal_access_token_scopes
 
 __all__ = [
     "Article",

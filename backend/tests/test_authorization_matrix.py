@@ -15,11 +15,10 @@ from fastapi.routing import iter_route_contexts
 from sqlalchemy import select
 
 from app.articles.models import Article
-from app.auth.models import AuthSession, ServiceAccount, User
+from app.auth.models import AuthSession, PersonalAccessToken, ServiceAccount, User
+from app.auth.pat_format import new_personal_access_token
 from app.core.clock import utcnow
 from app.core.security import hash_opaque_token
-from app.tokens.format import new_personal_access_token
-from app.tokens.models import PersonalAccessToken
 from tests.helpers import PASSWORD, end_read, login
 
 ANONYMOUS, VIEWER, EDITOR, ADMIN = "anonymous", "viewer", "editor", "admin"

@@ -11,14 +11,14 @@ from fastapi.security import OAuth2PasswordBearer
 from app.audit_log import writer as audit_log
 from app.auth.caller import load_principal
 from app.auth.exceptions import NotOwner, TokenNotAllowed
+from app.auth.pat_caller import load_token_caller, record_refusal
+from app.auth.pat_format import looks_like_personal_access_token
 from app.auth.schemas import Principal, may_act_on
 from app.core.app_state import access_tokens_of, database_of, password_hasher_of
 from app.core.context import client_context
 from app.core.database import SessionDep
 from app.core.errors import InvalidToken, NotAuthenticated, PermissionDenied
 from app.core.security import AccessTokenCodec, PasswordHasher
-from app.tokens.caller import load_token_caller, record_refusal
-from app.tokens.format import looks_like_personal_access_token
 
 # Reads "Authorization: Bearer ..." and makes the Authorize button of /docs log in.
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/auth/login", auto_error=False)
@@ -52,7 +52,7 @@ async def get_current_user(
         raise NotAuthenticated()
     database = database_of(request)
     if looks_like_personal_access_token(token):
-        # A malformed one is refused before any query (app.tokens.format).
+        # A malformed one is refused before any query (app.auth.pat_format).
         principal = await load_token_caller(database, await client_context(request), token)
     else:
         claims = access_tokens.decode(token)

@@ -25,6 +25,8 @@ from app.auth.dependencies import (
 )
 from app.auth.models import AuthSession, RefreshToken
 from app.auth.oauth2 import basic_credentials
+from app.auth.pat_caller import principal_of, read_token, refusal_of
+from app.auth.pat_format import looks_like_personal_access_token
 from app.auth.permissions import Perm
 from app.auth.schemas import Principal
 from app.core.app_state import database_of
@@ -34,8 +36,6 @@ from app.core.context import client_context
 from app.core.database import Database
 from app.core.errors import AppError, PermissionDenied
 from app.core.security import AccessTokenCodec, hash_opaque_token
-from app.tokens.caller import principal_of, read_token, refusal_of
-from app.tokens.format import looks_like_personal_access_token
 
 TokenType = Literal["access_token", "refresh_token", "personal_access_token"]
 KIND_ACCESS: TokenType = "access_token"

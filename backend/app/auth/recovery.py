@@ -16,6 +16,7 @@ from app.auth.exceptions import OneTimeTokenInvalid
 from app.auth.models import User
 from app.auth.one_time_tokens import Purpose
 from app.auth.passwords import check_password_policy
+from app.auth.pats import revoke_all_tokens
 from app.auth.postbox import Postbox
 from app.auth.sessions import revoke_all_sessions
 from app.auth.throttling import forget_login_failures
@@ -23,7 +24,6 @@ from app.core.clock import utcnow
 from app.core.config import Settings
 from app.core.context import ClientContext
 from app.core.security import PasswordHasher
-from app.tokens.service import revoke_all_tokens
 
 
 async def forgot_password(

@@ -19,14 +19,14 @@ from app.auth.exceptions import (
     SessionNotFound,
 )
 from app.auth.models import AuthSession, RefreshToken, User
+from app.auth.pat_format import looks_like_personal_access_token
+from app.auth.pats import revoke_presented_token
 from app.core.clock import utcnow
 from app.core.config import Settings
 from app.core.context import ClientContext
 from app.core.errors import AppError
 from app.core.metrics import REFRESHES
 from app.core.security import AccessTokenCodec, hash_opaque_token, new_opaque_token
-from app.tokens.format import looks_like_personal_access_token
-from app.tokens.service import revoke_presented_token
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,12 +3,12 @@ administrators. Every route needs a login: a token never creates, lists or revok
 
 from fastapi import APIRouter, Response, status
 
+from app.auth import pats
 from app.auth.dependencies import InteractiveUser
 from app.core.context import ClientContextDep
 from app.core.database import SessionDep
 from app.core.errors import error_responses
 from app.core.types import IdPath
-from app.tokens import service
 from app.tokens.dependencies import LOGIN_REQUIRED, TokenReader, TokenRevoker
 from app.tokens.schemas import (
     PersonalAccessTokenCreate,
@@ -36,7 +36,14 @@ async def create_my_token(
 ) -> PersonalAccessTokenCreated:
     """A personal access token, shown this once. Its scopes are permissions the caller holds;
     what it may do is its scopes and the caller's permissions of the moment, both."""
-    token, text = await service.create_token(session, client, body, owner=user)
+    token, text = await pats.create_token(
+        session,
+        client,
+        owner=user,
+        name=body.name,
+        scopes=body.scopes,
+        expires_in_days=body.expires_in_days,
+    )
     response.headers["Cache-Control"] = "no-store"
     return PersonalAccessTokenCreated(
         **PersonalAccessTokenRead.from_token(token).model_dump(), token=text
@@ -46,7 +53,7 @@ async def create_my_token(
 @router.get("/me/tokens", response_model=PersonalAccessTokenList)
 async def list_my_tokens(user: InteractiveUser, session: SessionDep) -> PersonalAccessTokenList:
     """The caller's live tokens (neither revoked nor expired), newest first."""
-    tokens = await service.list_tokens(session, user_id=user.id)
+    tokens = await pats.list_tokens(session, user_id=user.id)
     return PersonalAccessTokenList(items=[PersonalAccessTokenRead.from_token(t) for t in tokens])
 
 
@@ -58,9 +65,7 @@ async def list_my_tokens(user: InteractiveUser, session: SessionDep) -> Personal
 async def revoke_my_token(
     token_id: IdPath, user: InteractiveUser, session: SessionDep, client: ClientContextDep
 ) -> None:
-    await service.revoke_token(
-        session, client, user_id=user.id, token_id=token_id, actor_id=user.id
-    )
+    await pats.revoke_token(session, client, user_id=user.id, token_id=token_id, actor_id=user.id)
 
 
 @router.get(

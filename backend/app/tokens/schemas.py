@@ -5,9 +5,9 @@ from typing import Annotated, Self
 
 from pydantic import BaseModel, Field
 
+from app.auth.models import PersonalAccessToken
 from app.core.schemas import NO_NUL, StrictModel
 from app.roles.schemas import PermissionName
-from app.tokens.models import PersonalAccessToken
 
 DEFAULT_LIFETIME_DAYS = 30
 MAX_LIFETIME_DAYS = 365

@@ -10,8 +10,16 @@ from sqlalchemy.sql import ColumnElement
 from app.audit_log import writer as audit_log
 from app.audit_log.writer import Event
 from app.auth import one_time_tokens as tokens
+from app.auth import pats as personal_tokens
 from app.auth.accounts import add_account
-from app.auth.models import Permission, Role, User, role_permissions, user_roles
+from app.auth.models import (
+    Permission,
+    PersonalAccessToken,
+    Role,
+    User,
+    role_permissions,
+    user_roles,
+)
 from app.auth.one_time_tokens import Purpose
 from app.auth.permissions import Perm
 from app.auth.postbox import Postbox
@@ -24,8 +32,6 @@ from app.core.context import ClientContext
 from app.core.pagination import PageParams, page_of
 from app.core.security import PasswordHasher
 from app.core.types import normalize_email
-from app.tokens import service as personal_tokens
-from app.tokens.models import PersonalAccessToken
 from app.users.exceptions import (
     LastAdminProtected,
     PrivateFilterDenied,

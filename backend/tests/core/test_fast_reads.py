@@ -11,12 +11,11 @@ from sqlalchemy import select
 
 import app.main  # noqa: F401  (imports every domain, and so registers every read of the app)
 from app.articles.models import Article
-from app.auth.models import AuthSession, Permission, ServiceAccount
+from app.auth.models import AuthSession, Permission, PersonalAccessToken, ServiceAccount
+from app.auth.pat_format import display_prefix, new_personal_access_token
 from app.core.clock import utcnow
 from app.core.fast_read import FastRead
 from app.core.security import hash_opaque_token
-from app.tokens.format import display_prefix, new_personal_access_token
-from app.tokens.models import PersonalAccessToken
 
 Arrange = Callable[[Any, Any], Awaitable[dict[str, Any]]]
 

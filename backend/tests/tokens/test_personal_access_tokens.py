@@ -8,18 +8,17 @@ import pytest
 from sqlalchemy import delete, func, select, update
 
 from app.audit_log.models import AuditEvent
-from app.auth.models import User, user_roles
-from app.core.clock import utcnow
-from app.core.security import hash_opaque_token
-from app.tokens.format import (
+from app.auth.models import PersonalAccessToken, User, user_roles
+from app.auth.pat_format import (
     PAT_LENGTH,
     PAT_PREFIX,
     display_prefix,
     is_well_formed,
     new_personal_access_token,
 )
-from app.tokens.models import PersonalAccessToken
-from app.tokens.service import MAX_LIVE_TOKENS
+from app.auth.pats import MAX_LIVE_TOKENS
+from app.core.clock import utcnow
+from app.core.security import hash_opaque_token
 from tests.helpers import PASSWORD, assert_401, assert_error, bearer, end_read
 
 

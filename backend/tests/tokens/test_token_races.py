@@ -5,10 +5,10 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
+from app.auth.models import PersonalAccessToken
+from app.auth.pats import MAX_LIVE_TOKENS
 from app.core.clock import utcnow
 from app.core.security import hash_opaque_token
-from app.tokens.models import PersonalAccessToken
-from app.tokens.service import MAX_LIVE_TOKENS
 from tests.helpers import end_read, postgres_only
 
 PARALLEL = 20

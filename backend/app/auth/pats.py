@@ -1,5 +1,6 @@
-"""Personal access tokens: creation (scopes within the user's permissions, a limit per user),
-listing, revocation one by one, all of a user's, or by the token itself (RFC 7009)."""
+"""Personal access tokens (their tables are in app.auth.models, their routes in app.tokens):
+creation (scopes within the user's permissions, a limit per user), listing, revocation one by one,
+all of a user's, or by the token itself (RFC 7009)."""
 
 from datetime import timedelta
 
@@ -9,15 +10,13 @@ from sqlalchemy.orm import selectinload
 
 from app.audit_log import writer as audit_log
 from app.audit_log.writer import Event
-from app.auth.models import Permission, User
+from app.auth.exceptions import ScopeNotHeld, TokenNotFound, TooManyTokens, UnknownScope
+from app.auth.models import Permission, PersonalAccessToken, User
+from app.auth.pat_format import display_prefix, is_well_formed, new_personal_access_token
 from app.auth.schemas import Principal
 from app.core.clock import utcnow
 from app.core.context import ClientContext
 from app.core.security import hash_opaque_token
-from app.tokens.exceptions import ScopeNotHeld, TokenNotFound, TooManyTokens, UnknownScope
-from app.tokens.format import display_prefix, is_well_formed, new_personal_access_token
-from app.tokens.models import PersonalAccessToken
-from app.tokens.schemas import PersonalAccessTokenCreate
 
 MAX_LIVE_TOKENS = 50
 
@@ -30,12 +29,14 @@ def _is_live() -> ColumnElement[bool]:
 async def create_token(
     session: AsyncSession,
     client: ClientContext,
-    data: PersonalAccessTokenCreate,
     *,
     owner: Principal,
+    name: str,
+    scopes: list[str],
+    expires_in_days: int,
 ) -> tuple[PersonalAccessToken, str]:
     """A new token of the caller's, and its text (shown once; only its hash is kept)."""
-    wanted = sorted(set(data.scopes))
+    wanted = sorted(set(scopes))
     permissions = list(await session.scalars(select(Permission).where(Permission.name.in_(wanted))))
     if unknown := sorted(set(wanted) - {permission.name for permission in permissions}):
         raise UnknownScope(unknown)
@@ -55,11 +56,11 @@ async def create_token(
     now = utcnow()
     token = PersonalAccessToken(
         user_id=owner.id,
-        name=data.name,
+        name=name,
         token_hash=hash_opaque_token(text),
         display_prefix=display_prefix(text),
         created_at=now,
-        expires_at=now + timedelta(days=data.expires_in_days),
+        expires_at=now + timedelta(days=expires_in_days),
         scopes=sorted(permissions, key=lambda permission: permission.name),
     )
     session.add(token)

@@ -9,15 +9,22 @@ from sqlalchemy import bindparam, exists, or_, select, update
 
 from app.audit_log import writer as audit_log
 from app.audit_log.writer import Event
-from app.auth.models import Permission, Role, User, role_permissions, user_roles
+from app.auth.models import (
+    Permission,
+    PersonalAccessToken,
+    Role,
+    User,
+    personal_access_token_scopes,
+    role_permissions,
+    user_roles,
+)
+from app.auth.pat_format import is_well_formed
 from app.auth.schemas import Principal
 from app.core.clock import utcnow
 from app.core.context import ClientContext
 from app.core.database import Database
 from app.core.fast_read import FastRead
 from app.core.security import hash_opaque_token
-from app.tokens.format import is_well_formed
-from app.tokens.models import PersonalAccessToken, personal_access_token_scopes
 
 # last_used_at moves at most once per this period: a token used in a loop writes once a minute.
 LAST_USED_PERIOD = timedelta(seconds=60)
