@@ -121,9 +121,10 @@ def basic_credentials(request: Request) -> ClientCredentials | None:
     except (binascii.Error, UnicodeDecodeError):
         raise InvalidClient() from None
     user, colon, secret = decoded.partition(":")
-    if not colon:
-        raise InvalidClient()
-    return ClientCredentials(unquote_plus(user), unquote_plus(secret))
+    client_id, client_secret = unquote_plus(user), unquote_plus(secret)
+    if not colon or "\x00" in client_id:
+        raise InvalidClient()  # no client has that id (NUL cannot even be stored)
+    return ClientCredentials(client_id, client_secret)
 
 
 def client_credentials(request: Request, form: LoginForm) -> ClientCredentials:

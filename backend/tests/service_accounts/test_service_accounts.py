@@ -151,7 +151,14 @@ async def test_bad_client_credentials_are_invalid_client_with_a_basic_challenge(
 
 
 @pytest.mark.parametrize(
-    "authorization", ["Basic !!!not-base64", "Basic " + base64.b64encode(b"no-colon").decode()]
+    "authorization",
+    [
+        "Basic !!!not-base64",
+        "Basic " + base64.b64encode(b"no-colon").decode(),
+        "Basic " + base64.b64encode(b"nul%00:secret").decode(),
+        "Basic " + base64.b64encode(b"\xff\xfe:secret").decode(),
+    ],
+    ids=["not-base64", "no-colon", "nul", "not-utf8"],
 )
 async def test_a_broken_basic_header_is_invalid_client(client, authorization):
     response = await client.post(
