@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 
 import jwt
 from fastapi import Depends, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from app.audit_log import writer as audit_log
@@ -28,7 +28,7 @@ from app.auth.oauth2 import basic_credentials
 from app.auth.pat_caller import principal_of, read_token, refusal_of
 from app.auth.pat_format import looks_like_personal_access_token
 from app.auth.permissions import Perm
-from app.auth.schemas import Principal
+from app.auth.schemas import Credential, Principal
 from app.core.app_state import database_of
 from app.core.clock import utcnow
 from app.core.config import Settings
@@ -56,7 +56,9 @@ class IntrospectionResponse(BaseModel):
     jti: str | None = None
     sid: str | None = None
     token_type: TokenType | None = None
-    credential: str | None = None
+    credential: Credential | None = Field(
+        default=None, description="How the token's holder authenticated (a py-auth extension)."
+    )
 
 
 INACTIVE = IntrospectionResponse(active=False)
@@ -85,6 +87,7 @@ async def introspecting_caller(
                 actor_id=user.id,
                 route="POST /auth/introspect",
                 missing=missing,
+                token_prefix=user.token_prefix,
             )
             await denial.commit()
         raise PermissionDenied(f"Missing permission: {', '.join(missing)}.", missing=missing)
