@@ -15,6 +15,7 @@ from app.audit.service import purge_events
 from app.auth.models import User
 from app.auth.one_time_tokens import purge as purge_one_time_tokens
 from app.auth.passwords import password_problem
+from app.auth.pats import purge_dead_tokens
 from app.auth.sessions import purge_expired_sessions
 from app.auth.throttling import purge_stale_login_throttles
 from app.authz.policy import render_markdown, route_policies
@@ -79,20 +80,24 @@ def create_admin(
 
 @cli.command("purge-tokens")
 def purge_tokens() -> None:
-    """Delete expired sessions and refresh tokens, and failed-login counts that no longer
-    matter (idempotent; safe while the app runs)."""
+    """Delete expired sessions and refresh tokens, failed-login counts that no longer matter,
+    used mailed tokens, and personal access tokens dead for REFRESH_IDLE_DAYS (idempotent;
+    safe while the app runs)."""
     settings = _settings()
 
-    async def run() -> tuple[int, int, int]:
+    async def run() -> tuple[int, int, int, int]:
         async with _session(settings) as session:
             sessions = await purge_expired_sessions(session, idle_days=settings.refresh_idle_days)
             throttles = await purge_stale_login_throttles(session, settings)
-            return sessions, throttles, await purge_one_time_tokens(session)
+            mailed = await purge_one_time_tokens(session)
+            personal = await purge_dead_tokens(session, idle_days=settings.refresh_idle_days)
+            return sessions, throttles, mailed, personal
 
-    sessions, throttles, mailed = asyncio.run(run())
+    sessions, throttles, mailed, personal = asyncio.run(run())
     typer.echo(
-        f"Deleted {sessions} expired or revoked sessions, {throttles} stale login throttles "
-        f"and {mailed} used or expired mailed tokens."
+        f"Deleted {sessions} expired or revoked sessions, {throttles} stale login throttles, "
+        f"{mailed} used or expired mailed tokens and {personal} revoked or expired personal "
+        "access tokens."
     )
 
 

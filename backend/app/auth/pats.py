@@ -4,7 +4,7 @@ all of a user's, or by the token itself (RFC 7009)."""
 
 from datetime import timedelta
 
-from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy import ColumnElement, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -162,3 +162,15 @@ async def _revoke(
         token_prefix=token.display_prefix,
         reason=reason,
     )
+
+
+async def purge_dead_tokens(session: AsyncSession, *, idle_days: int) -> int:
+    """Delete tokens revoked or expired more than ``idle_days`` ago (kept that long, as revoked
+    sessions are, so that a late use is still told and audited as a revoked or expired token's)."""
+    limit = utcnow() - timedelta(days=idle_days)
+    result = await session.execute(
+        delete(PersonalAccessToken).where(
+            or_(PersonalAccessToken.expires_at < limit, PersonalAccessToken.revoked_at < limit)
+        )
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

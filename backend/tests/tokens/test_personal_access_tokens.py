@@ -16,7 +16,7 @@ from app.auth.pat_format import (
     is_well_formed,
     new_personal_access_token,
 )
-from app.auth.pats import MAX_LIVE_TOKENS
+from app.auth.pats import MAX_LIVE_TOKENS, purge_dead_tokens
 from app.core.clock import utcnow
 from app.core.security import hash_opaque_token
 from tests.helpers import PASSWORD, assert_401, assert_error, bearer, end_read
@@ -414,3 +414,33 @@ async def test_deletion_revokes_the_users_tokens_in_the_audit_log(
     assert [(e.details["token_prefix"], e.details["reason"]) for e in events] == [
         (created["display_prefix"], "user_deleted")
     ]
+
+
+async def test_purge_deletes_tokens_dead_for_the_idle_period_and_keeps_the_others(
+    session, make_user, settings
+):
+    user = await make_user()
+    now = utcnow()
+    long_ago = now - timedelta(days=settings.refresh_idle_days, seconds=1)
+    lately = now - timedelta(days=1)
+    kept = {"live": (now + timedelta(days=1), None), "revoked lately": (now, lately)}
+    dropped = {"expired long ago": (long_ago, None), "revoked long ago": (now, long_ago)}
+    session.add_all(
+        PersonalAccessToken(
+            user_id=user.id,
+            name=name,
+            token_hash=hash_opaque_token(name),
+            display_prefix="pya_pat_xxxxxx",
+            expires_at=expires_at,
+            revoked_at=revoked_at,
+        )
+        for name, (expires_at, revoked_at) in {**kept, **dropped}.items()
+    )
+    await session.commit()
+
+    purged = await purge_dead_tokens(session, idle_days=settings.refresh_idle_days)
+    await session.commit()
+
+    assert purged == len(dropped)
+    assert set(await session.scalars(select(PersonalAccessToken.name))) == set(kept)
+    await end_read(session)
