@@ -48,7 +48,8 @@ SELECT users.email, users.full_name, users.is_active, users.created_at,
        AS session_is_live,
        EXISTS (SELECT * FROM signing_keys
                WHERE signing_keys.kid = $2 AND signing_keys.retired_at IS NOT NULL)
-       AS key_is_retired
+       AS key_is_retired,
+       users.is_service_account
 FROM users
 LEFT OUTER JOIN totp_credentials ON totp_credentials.user_id = users.id
 LEFT OUTER JOIN user_roles ON user_roles.user_id = users.id

@@ -10,6 +10,9 @@
 --   login USERS PASSWORD           POST /auth/login as user00001..USERS@bench.example in turn
 --   forgot USERS KIND              POST /auth/forgot-password for user00001..USERS@bench.example
 --                                  (KIND=known) or nobody00001..@bench.example (KIND=unknown)
+--   form PATH AUTHORIZATION FILE   POST PATH with this Authorization header, cycling over the
+--                                  form bodies of FILE, one a line (introspection, and the
+--                                  client credentials grant)
 --
 -- done() prints one line, "BENCH_JSON {...}", that bench/run.py reads.
 
@@ -110,6 +113,18 @@ local function forgot(users, kind)
    request = cycle(requests)
 end
 
+local function form(path, authorization, body_file)
+   local requests = {}
+   local headers = {
+      ["Content-Type"] = "application/x-www-form-urlencoded",
+      ["Authorization"] = authorization,
+   }
+   for _, body in ipairs(lines(body_file)) do
+      requests[#requests + 1] = wrk.format("POST", path, headers, body)
+   end
+   request = cycle(requests)
+end
+
 function init(args)
    local mode = args[1] or "plain"
    if mode == "bearer" then
@@ -122,6 +137,8 @@ function init(args)
       login(tonumber(args[2]), args[3])
    elseif mode == "forgot" then
       forgot(tonumber(args[2]), args[3])
+   elseif mode == "form" then
+      form(args[2], args[3], args[4])
    elseif mode ~= "plain" then
       error("unknown mode " .. mode)
    end

@@ -16,6 +16,7 @@ from app.auth.mfa import purge_expired_challenges
 from app.auth.models import User
 from app.auth.one_time_tokens import purge as purge_one_time_tokens
 from app.auth.passwords import password_problem
+from app.auth.pats import purge_dead_tokens
 from app.auth.sessions import purge_expired_sessions
 from app.auth.throttling import purge_stale_login_throttles
 from app.authz.policy import render_markdown, route_policies
@@ -90,20 +91,24 @@ def create_admin(
 @cli.command("purge-tokens")
 def purge_tokens() -> None:
     """Delete expired sessions and refresh tokens, failed-login counts that no longer matter,
-    spent mailed tokens and expired sign-in challenges (idempotent; safe while the app runs)."""
+    spent mailed tokens, expired sign-in challenges, and personal access tokens dead for
+    REFRESH_IDLE_DAYS (idempotent; safe while the app runs)."""
     settings = _settings()
 
-    async def run() -> tuple[int, int, int, int]:
+    async def run() -> tuple[int, int, int, int, int]:
         async with _session(settings) as session:
             sessions = await purge_expired_sessions(session, idle_days=settings.refresh_idle_days)
             throttles = await purge_stale_login_throttles(session, settings)
             mailed = await purge_one_time_tokens(session)
-            return sessions, throttles, mailed, await purge_expired_challenges(session)
+            challenges = await purge_expired_challenges(session)
+            personal = await purge_dead_tokens(session, idle_days=settings.refresh_idle_days)
+            return sessions, throttles, mailed, challenges, personal
 
-    sessions, throttles, mailed, challenges = asyncio.run(run())
+    sessions, throttles, mailed, challenges, personal = asyncio.run(run())
     typer.echo(
         f"Deleted {sessions} expired or revoked sessions, {throttles} stale login throttles, "
-        f"{mailed} used or expired mailed tokens and {challenges} expired sign-in challenges."
+        f"{mailed} used or expired mailed tokens, {challenges} expired sign-in challenges "
+        f"and {personal} revoked or expired personal access tokens."
     )
 
 

@@ -43,6 +43,8 @@ from app.keys.router import router as keys_router
 from app.keys.service import KeySource
 from app.mail.mailer import Mailer
 from app.roles.router import router as roles_router
+from app.service_accounts.router import router as service_accounts_router
+from app.tokens.router import router as tokens_router
 from app.ui import install_ui
 from app.users.router import router as users_router
 
@@ -66,6 +68,8 @@ ROUTERS = (
     metrics_router,
     auth_router,
     users_router,
+    tokens_router,
+    service_accounts_router,
     articles_router,
     roles_router,
     audit_router,

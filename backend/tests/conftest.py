@@ -6,6 +6,7 @@ real servers); small factories."""
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Protocol
@@ -16,7 +17,8 @@ from sqlalchemy import delete, event, insert, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
-from app.auth.models import Permission, Role, User
+from app.auth.client_credentials import hash_client_secret, new_client_id, new_client_secret
+from app.auth.models import Permission, Role, ServiceAccount, User
 from app.auth.sessions import start_session
 from app.core.clock import utcnow
 from app.core.config import Settings
@@ -25,6 +27,7 @@ from app.core.security import AccessTokenCodec
 from app.keys.models import SigningKeyRow
 from app.main import create_app
 from app.models import Base
+from app.service_accounts.service import EMAIL_DOMAIN, NO_PASSWORD
 from tests.helpers import (
     MAIL_FOLDER,
     ON_POSTGRES,
@@ -358,3 +361,68 @@ def mailbox() -> Iterator[Mailbox]:
     box.clear()
     yield box
     box.clear()
+
+
+MakeToken = Callable[..., Awaitable[dict[str, Any]]]
+
+
+@pytest.fixture
+def make_token(client: httpx.AsyncClient, auth_headers: AuthHeaders) -> MakeToken:
+    """`await make_token(user, scopes=["read_article"])`: a personal access token of the user,
+    made through the API as a logged-in user makes one; its JSON (`token` is the token)."""
+
+    async def factory(
+        user: User, *, scopes: Sequence[str] = ("read_article",), **body: Any
+    ) -> dict[str, Any]:
+        response = await client.post(
+            "/users/me/tokens",
+            json={"name": "script", "scopes": list(scopes), **body},
+            headers=await auth_headers(user),
+        )
+        assert response.status_code == 201, response.text
+        created: dict[str, Any] = response.json()
+        return created
+
+    return factory
+
+
+@dataclass(frozen=True)
+class ServiceAccountCredentials:
+    user_id: int
+    client_id: str
+    client_secret: str
+
+
+MakeServiceAccount = Callable[..., Awaitable[ServiceAccountCredentials]]
+
+
+@pytest.fixture
+def make_service_account(session: AsyncSession) -> MakeServiceAccount:
+    """`await make_service_account(roles=["viewer"])`: a committed service account, as an
+    administrator creates one, and its credentials."""
+    counter = iter(range(1, 1_000_000))
+
+    async def factory(
+        *, roles: Sequence[str] = ("viewer",), client_secret: str | None = None
+    ) -> ServiceAccountCredentials:
+        role_rows = list(await session.scalars(select(Role).where(Role.name.in_(roles))))
+        client_id = f"{new_client_id()}{next(counter)}"
+        secret = client_secret or new_client_secret()
+        user = User(
+            email=f"{client_id}@{EMAIL_DOMAIN}",
+            hashed_password=NO_PASSWORD,
+            full_name="Service",
+            is_service_account=True,
+            roles=role_rows,
+        )
+        session.add(user)
+        await session.flush()
+        session.add(
+            ServiceAccount(
+                user_id=user.id, client_id=client_id, secret_hash=hash_client_secret(secret)
+            )
+        )
+        await session.commit()
+        return ServiceAccountCredentials(user.id, client_id, secret)
+
+    return factory

@@ -7,6 +7,7 @@ so adding an endpoint means deciding, in one readable place, who may call it.
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -14,7 +15,10 @@ from fastapi.routing import iter_route_contexts
 from sqlalchemy import select
 
 from app.articles.models import Article
-from app.auth.models import AuthSession
+from app.auth.models import AuthSession, PersonalAccessToken, ServiceAccount, User
+from app.auth.pat_format import new_personal_access_token
+from app.core.clock import utcnow
+from app.core.security import hash_opaque_token
 from tests.helpers import PASSWORD, end_read, login
 
 ANONYMOUS, VIEWER, EDITOR, ADMIN = "anonymous", "viewer", "editor", "admin"
@@ -32,6 +36,8 @@ class Targets:
     role: str
     refresh_token: str | None
     session_id: uuid.UUID | None
+    token_id: int
+    service_account_id: int
 
 
 Body = Callable[[Targets], dict[str, Any]]
@@ -229,6 +235,36 @@ MATRIX = [
     ),
     # The audit log: read_audit, which only admin holds.
     Row("GET", "/audit-events", (401, 403, 403, 200)),
+    # Personal access tokens: one's own, logged in; anyone's for administrators. Another
+    # user's token does not exist for the caller.
+    Row(
+        "POST",
+        "/users/me/tokens",
+        (401, 201, 201, 201),
+        body=lambda _: {"name": "matrix", "scopes": ["read_article"]},
+    ),
+    Row("GET", "/users/me/tokens", (401, 200, 200, 200)),
+    Row("DELETE", "/users/me/tokens/{token_id}", (401, 404, 404, 404)),
+    Row("GET", "/users/{user_id}/tokens", (401, 403, 403, 200)),
+    Row("DELETE", "/users/{user_id}/tokens/{token_id}", (401, 403, 403, 204)),
+    # Service accounts: manage_service_accounts (admin).
+    Row(
+        "POST",
+        "/service-accounts",
+        (401, 403, 403, 201),
+        body=lambda _: {"name": "Matrix service", "roles": ["viewer"]},
+    ),
+    Row("GET", "/service-accounts", (401, 403, 403, 200)),
+    Row("POST", "/service-accounts/{account_id}/secret", (401, 403, 403, 200)),
+    # Introspection (RFC 7662): introspect_tokens (admin), or a service account's HTTP Basic
+    # credentials (tests/tokens/test_introspection.py).
+    Row(
+        "POST",
+        "/auth/introspect",
+        (401, 403, 403, 200),
+        form=lambda t: {"token": t.refresh_token},
+        needs_login=True,
+    ),
 ]
 
 CELLS = [
@@ -253,7 +289,44 @@ async def arrange_targets(
             select(AuthSession.id).where(AuthSession.user_id == owner.id)
         )
         await end_read(session)
-    return Targets(article.id, owner.id, owner.email, role.name, refresh_token, session_id)
+    token = PersonalAccessToken(
+        user_id=owner.id,
+        name="target",
+        token_hash=hash_opaque_token(new_personal_access_token()),
+        display_prefix="pya_pat_target",
+        expires_at=utcnow() + timedelta(days=1),
+    )
+    service_user = User(
+        email="matrix-service@service-accounts.invalid",
+        hashed_password="!service-account",
+        is_service_account=True,
+    )
+    session.add_all([token, service_user])
+    await session.flush()
+    session.add(ServiceAccount(user_id=service_user.id, client_id="matrix", secret_hash="0" * 64))
+    await session.commit()
+    return Targets(
+        article.id,
+        owner.id,
+        owner.email,
+        role.name,
+        refresh_token,
+        session_id,
+        token.id,
+        service_user.id,
+    )
+
+
+def path_of(row: Row, targets: Targets) -> str:
+    """The row's path, with the ids of its targets."""
+    return row.path.format(
+        article_id=targets.article_id,
+        user_id=targets.user_id,
+        name=targets.role,
+        session_id=targets.session_id,
+        token_id=targets.token_id,
+        account_id=targets.service_account_id,
+    )
 
 
 @pytest.mark.parametrize(("row", "caller", "expected"), CELLS)
@@ -262,12 +335,7 @@ async def test_route_answers_each_caller_as_the_matrix_says(
 ):
     targets = await arrange_targets(client, session, make_user, make_role, row)
     headers = {} if caller == ANONYMOUS else await auth_headers(await make_user(roles=[caller]))
-    path = row.path.format(
-        article_id=targets.article_id,
-        user_id=targets.user_id,
-        name=targets.role,
-        session_id=targets.session_id,
-    )
+    path = path_of(row, targets)
 
     response = await client.request(
         row.method,

@@ -53,6 +53,13 @@ class Event(StrEnum):
     MFA_RESET = "mfa_reset"
     RECOVERY_CODES_REGENERATED = "recovery_codes_regenerated"
     REAUTHENTICATED = "reauthenticated"
+    PERSONAL_ACCESS_TOKEN_CREATED = "personal_access_token_created"
+    PERSONAL_ACCESS_TOKEN_REVOKED = "personal_access_token_revoked"
+    # A personal access token refused: revoked, expired, its user inactive, or on a route no
+    # token may call (token_not_allowed). Grouped per token, reason and minute.
+    PERSONAL_ACCESS_TOKEN_REFUSED = "personal_access_token_refused"
+    SERVICE_ACCOUNT_CREATED = "service_account_created"
+    SERVICE_ACCOUNT_SECRET_ROTATED = "service_account_secret_rotated"
 
 
 def record(
@@ -86,26 +93,53 @@ async def record_denial(
     route: str,
     missing: list[str],
     reason: str | None = None,
+    token_prefix: str | None = None,
 ) -> None:
     """Record a permission refusal, one row per caller, route and minute.
 
     Any signed-in caller can be refused as often as they like: counting the repeats in one
-    row (``occurrences``) keeps a loop on a forbidden route from flooding the audit log.
+    row (``occurrences``) keeps a loop on a forbidden route from flooding the audit log. A
+    caller using a personal access token is named with its display prefix too.
     """
+    group = (
+        f"{Event.PERMISSION_DENIED} {actor_id} {route} {','.join(missing)} {reason} {token_prefix}"
+    )
+    details: dict[str, Any] = {"route": route, "missing": missing}
+    if reason:
+        details["reason"] = reason
+    if token_prefix:
+        details["token_prefix"] = token_prefix
+    await record_grouped(
+        session, Event.PERMISSION_DENIED, client, group=group, actor_id=actor_id, details=details
+    )
+
+
+async def record_grouped(
+    session: AsyncSession,
+    event: Event,
+    client: ClientContext,
+    *,
+    group: str,
+    actor_id: int | None = None,
+    subject_id: int | None = None,
+    details: dict[str, Any],
+) -> None:
+    """Record an event that a caller can repeat at will, one row per group and minute: the
+    repeats are counted in that row (``occurrences``), so a loop cannot flood the log."""
     now = utcnow()
-    group = f"{Event.PERMISSION_DENIED} {actor_id} {route} {','.join(missing)} {reason}"
     # Hashed, so a long route cannot outgrow the column; the minute makes a new group.
     key = f"{now:%Y-%m-%dT%H:%M} {hashlib.sha256(group.encode()).hexdigest()}"
-    _log(Event.PERMISSION_DENIED, actor_id, None)
+    _log(event, actor_id, subject_id)
     table = AuditEvent.__table__
     insert = dialect_insert(session, table).values(
         occurred_at=now,
-        event=Event.PERMISSION_DENIED.value,
+        event=event.value,
         actor_user_id=actor_id,
+        subject_user_id=subject_id,
         ip=client.ip,
         user_agent=client.user_agent,
         request_id=client.request_id,
-        details={"route": route, "missing": missing, **({"reason": reason} if reason else {})},
+        details=details,
         occurrences=1,
         aggregate_key=key,
     )

@@ -2,6 +2,7 @@
 access token's session is live and its signing key not retired, read in one query (the hot
 path of every request)."""
 
+import uuid
 from datetime import datetime
 from typing import NamedTuple
 
@@ -37,10 +38,12 @@ class PrincipalRow(NamedTuple):
     permission: str | None
     session_is_live: bool
     key_is_retired: bool
+    is_service_account: bool
 
 
-# The hot path: the user, their roles and permissions, and whether the token's session is
-# still live (not revoked, and started under the user's current credentials), in one query.
+# The hot path: the user, their roles and permissions, whether the token's session is still
+# live (not revoked, and started under the user's current credentials), and whether the user is
+# a service account (then the session is a client credentials grant), in one query.
 PRINCIPAL = FastRead(
     "principal",
     select(
@@ -70,6 +73,7 @@ PRINCIPAL = FastRead(
             SigningKeyRow.retired_at.is_not(None),
         )
         .label("key_is_retired"),
+        User.is_service_account,
     )
     .outerjoin(TotpCredential, TotpCredential.user_id == User.id)
     .outerjoin(user_roles, user_roles.c.user_id == User.id)
@@ -81,13 +85,15 @@ PRINCIPAL = FastRead(
 )
 
 
-async def load_principal(database: Database, claims: AccessClaims) -> Principal | None:
-    """The user with role and permission names, if the token's session is live and its
-    signing key not retired: one round trip (the hot path), so a logout ends its access
-    tokens at once."""
-    user_id, session_id = claims.user_id, claims.session_id
+async def load_principal(
+    database: Database, user_id: int, session_id: uuid.UUID, *, claims: AccessClaims | None = None
+) -> Principal | None:
+    """The user with role and permission names, if the session is live and (for an access
+    token, ``claims``) its signing key not retired: one round trip (the hot path), so a
+    logout ends its access tokens at once. A refresh token being introspected has no claims."""
+    kid = claims.kid if claims is not None and claims.kid else ""
     rows = await database.fetch(
-        PRINCIPAL, {"user_id": user_id, "session_id": session_id, "kid": claims.kid or ""}
+        PRINCIPAL, {"user_id": user_id, "session_id": session_id, "kid": kid}
     )
     if not rows or not rows[0].session_is_live or rows[0].key_is_retired:
         return None
@@ -100,9 +106,11 @@ async def load_principal(database: Database, claims: AccessClaims) -> Principal 
         created_at=first.created_at,
         email_verified=first.email_verified,
         mfa_enabled=first.mfa_enabled,
-        auth_time=claims.auth_time,
-        amr=claims.amr,
+        auth_time=claims.auth_time if claims is not None else None,
+        amr=claims.amr if claims is not None else (),
         roles=tuple(sorted({row.role for row in rows if row.role is not None})),
         permissions=frozenset(row.permission for row in rows if row.permission is not None),
         session_id=session_id,
+        # A service account's sessions are client credentials grants (it has no password).
+        credential="client_credentials" if first.is_service_account else "session",
     )

@@ -2,7 +2,7 @@
 
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 from fastapi import Depends, Request
 from fastapi.dependencies.models import Dependant
@@ -10,7 +10,9 @@ from fastapi.security import OAuth2PasswordBearer
 
 from app.audit_log import writer as audit_log
 from app.auth.caller import load_principal
-from app.auth.exceptions import MfaEnrollmentRequired, NotOwner, StepUpRequired
+from app.auth.exceptions import MfaEnrollmentRequired, NotOwner, StepUpRequired, TokenNotAllowed
+from app.auth.pat_caller import load_token_caller, record_refusal
+from app.auth.pat_format import looks_like_personal_access_token
 from app.auth.schemas import Principal, may_act_on
 from app.core.app_state import (
     access_tokens_of,
@@ -56,8 +58,13 @@ async def _load_caller(
 ) -> Principal:
     if not token:
         raise NotAuthenticated()
-    claims = await _decode(access_tokens, token)
-    principal = await load_principal(database_of(request), claims)
+    database = database_of(request)
+    if looks_like_personal_access_token(token):
+        # A malformed one is refused before any query (app.auth.pat_format).
+        principal = await load_token_caller(database, await client_context(request), token)
+    else:
+        claims = await decode_access_token(access_tokens, token)
+        principal = await load_principal(database, claims.user_id, claims.session_id, claims=claims)
     if principal is None or not principal.is_active:
         raise InvalidToken("The access token is no longer valid.")
     request.state.user_id = principal.id  # for the request log line
@@ -81,7 +88,12 @@ async def get_current_user(
     """
     principal = await _load_caller(request, access_tokens, token)
     required = settings_of(request).mfa_required_permissions
-    if required and not principal.mfa_enabled and not required.isdisjoint(principal.permissions):
+    if (
+        required
+        and principal.credential == "session"  # tokens are made by a session, once enrolled
+        and not principal.mfa_enabled
+        and not required.isdisjoint(principal.permissions)
+    ):
         raise MfaEnrollmentRequired()
     return principal
 
@@ -92,14 +104,18 @@ async def get_enrolling_user(
     token: Annotated[str | None, Depends(oauth2_scheme)],
 ) -> Principal:
     """The caller, as ``get_current_user`` loads them, whether or not they must still enroll
-    a second factor: for the routes that enroll one (and reauthentication)."""
-    return await _load_caller(request, access_tokens, token)
+    a second factor: for the routes that enroll one (and reauthentication), which only a
+    login may call (403 token_not_allowed for a token)."""
+    principal = await _load_caller(request, access_tokens, token)
+    if principal.credential != "session":
+        await _refuse_token(request, principal)
+    return principal
 
 
 EnrollingUser = Annotated[Principal, Depends(get_enrolling_user)]
 
 
-async def _decode(access_tokens: AccessTokenCodec, token: str) -> AccessClaims:
+async def decode_access_token(access_tokens: AccessTokenCodec, token: str) -> AccessClaims:
     """The token's claims. A kid this process does not know may be a key that another
     process has just made: the key set is read again (at most once a second), then the token
     decoded once more."""
@@ -113,6 +129,34 @@ async def _decode(access_tokens: AccessTokenCodec, token: str) -> AccessClaims:
 
 
 CurrentUser = Annotated[Principal, Depends(get_current_user)]
+
+
+async def get_interactive_user(user: CurrentUser, request: Request) -> Principal:
+    """The caller, if they logged in (an access token of a session): a personal access token
+    or a service account's token may not create tokens, change the password, email or MFA,
+    or log out everywhere (403 token_not_allowed, audited)."""
+    if user.credential != "session":
+        await _refuse_token(request, user)
+    return user
+
+
+async def _refuse_token(request: Request, user: Principal) -> NoReturn:
+    route = f"{request.method} {_route_path(request)}"
+    if user.token_prefix is not None:
+        await record_refusal(
+            database_of(request),
+            await client_context(request),
+            user.id,
+            user.token_prefix,
+            "token_not_allowed",
+            route,
+        )
+    else:
+        await _record_denial(request, user, [], reason="token_not_allowed")
+    raise TokenNotAllowed()
+
+
+InteractiveUser = Annotated[Principal, Depends(get_interactive_user)]
 
 PrincipalCheck = Callable[..., Awaitable[Principal]]
 
@@ -200,7 +244,9 @@ def _route_path(request: Request) -> str:
     return str(getattr(request.scope.get("route"), "path", request.url.path))
 
 
-async def _record_denial(request: Request, user: Principal, missing: list[str]) -> None:
+async def _record_denial(
+    request: Request, user: Principal, missing: list[str], *, reason: str | None = None
+) -> None:
     """The refusal, in the audit log (one row per caller, route and minute), in a
     transaction of its own: a granted request (the common case) then needs no session at all,
     and the record survives the refusal."""
@@ -212,6 +258,8 @@ async def _record_denial(request: Request, user: Principal, missing: list[str]) 
             actor_id=user.id,
             route=f"{request.method} {_route_path(request)}",
             missing=missing,
+            reason=reason,
+            token_prefix=user.token_prefix,
         )
         await session.commit()
 
@@ -225,6 +273,8 @@ def require_recent_auth(max_age: int | None = None, *, enrolling: bool = False) 
     caller = get_enrolling_user if enrolling else get_current_user
 
     async def check(user: Annotated[Principal, Depends(caller)], request: Request) -> Principal:
+        if user.credential != "session":
+            await _refuse_token(request, user)  # a token never signed in: 403, not step-up
         limit = max_age or settings_of(request).step_up_max_age_seconds
         if user.auth_time is None or (utcnow() - user.auth_time).total_seconds() > limit:
             raise StepUpRequired(limit)
@@ -276,7 +326,11 @@ def route_requirements(dependant: Dependant) -> RouteRequirements:
     pending = [dependant]
     while pending:
         current = pending.pop()
-        if current.call in (get_current_user, get_enrolling_user):
+        # A dependency that authenticates its caller another way too (introspection: a service
+        # account's client credentials) says so with `authenticates`.
+        if current.call in (get_current_user, get_enrolling_user) or getattr(
+            current.call, "authenticates", False
+        ):
             authenticated = True
         permissions.extend(getattr(current.call, "required_permissions", ()))
         ownership = getattr(current.call, "ownership", None) or ownership

@@ -79,7 +79,7 @@ class PasswordRejected(RequestInvalid):
 class UnsupportedGrantType(AppError):
     status_code = 400
     code = "unsupported_grant_type"
-    detail = "Only grant_type=password is supported here."
+    detail = "Only grant_type=password or client_credentials is supported here."
 
 
 class NotOwner(PermissionDenied):
@@ -185,3 +185,59 @@ class StepUpRequired(NotAuthenticated):
                 f"max_age={self.max_age}"
             )
         }
+
+
+class TokenNotAllowed(PermissionDenied):
+    """A personal access token or a service account's token on a route that needs a login
+    (creating tokens, changing the password or email, logging out everywhere)."""
+
+    code = "token_not_allowed"
+    detail = "This needs a login: a personal access token or a service account cannot do it."
+
+
+class InvalidClient(NotAuthenticated):
+    """Client authentication failed (RFC 6749 §5.2 invalid_client): unknown client, wrong
+    secret, or an inactive service account; one answer for all."""
+
+    code = "invalid_client"
+    detail = "Client authentication failed."
+    headers = {"WWW-Authenticate": 'Basic realm="py-auth"'}
+
+
+class ClientAuthenticatedTwice(AppError):
+    """RFC 6749 §2.3: a client uses one authentication method per request."""
+
+    status_code = 400
+    code = "invalid_request"
+    detail = "Authenticate the client one way: HTTP Basic or client_secret, not both."
+
+
+class TokenNotFound(NotFound):
+    detail = "Token not found."
+
+
+class ScopeNotHeld(PermissionDenied):
+    """A token can do no more than its user: every scope must be a permission they hold."""
+
+    code = "scope_not_held"
+
+    def __init__(self, missing: list[str]) -> None:
+        super().__init__(
+            f"A token's scopes must be permissions you hold; missing: {', '.join(missing)}.",
+            missing=missing,
+        )
+
+
+class UnknownScope(RequestInvalid):
+    def __init__(self, names: list[str]) -> None:
+        reason = f"Unknown permission: {', '.join(names)}."
+        super().__init__(
+            [{"loc": ["body", "scopes"], "msg": reason, "type": "unknown_scope"}], reason
+        )
+
+
+class TooManyTokens(Conflict):
+    code = "too_many_tokens"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"At most {limit} live tokens a user: revoke one first.", limit=limit)

@@ -1,9 +1,11 @@
-"""Identity and access: users, roles, permissions and refresh tokens."""
+"""Identity and access: users, roles, permissions, sessions and refresh tokens, personal access
+tokens and service accounts."""
 
 import uuid
 from datetime import datetime
 
 from sqlalchemy import JSON, BigInteger, Column, ForeignKey, Index, String, Table, Uuid, func
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from app.core.clock import utcnow
@@ -69,6 +71,10 @@ class User(Base):
     # When the owner proved they read mail at this address (a verification, a reset, an
     # accepted invitation or a confirmed change); None until then, and again after a change.
     email_verified_at: Mapped[datetime | None]
+    # A service account (OAuth2 client credentials, app.service_accounts): it has no usable
+    # password, and its access tokens come from POST /auth/login with grant_type
+    # client_credentials only.
+    is_service_account: Mapped[bool] = mapped_column(default=False, server_default=sa_false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(
         default=utcnow, onupdate=utcnow, server_default=func.now()
@@ -213,3 +219,61 @@ class MfaChallenge(Base):
     expires_at: Mapped[datetime] = mapped_column(index=True)
     attempts: Mapped[int] = mapped_column(default=0)
     used_at: Mapped[datetime | None]
+
+
+class ServiceAccount(Base):
+    """The OAuth2 client of a service account (its user row holds the roles): a public
+    ``client_id`` and the SHA-256 of its secret (256 random bits, shown once)."""
+
+    __tablename__ = "service_accounts"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    client_id: Mapped[str] = mapped_column(String(64), unique=True)
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    created_by: Mapped[int | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    secret_rotated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# A token's scopes: permission names, a subset of its user's permissions at creation. What it
+# may do is its scopes and its user's permissions of the moment, both.
+personal_access_token_scopes = Table(
+    "personal_access_token_scopes",
+    Base.metadata,
+    Column(
+        "token_id",
+        ForeignKey("personal_access_tokens.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column(
+        "permission_id",
+        ForeignKey("permissions.id", ondelete="CASCADE"),
+        primary_key=True,
+        index=True,
+    ),
+)
+
+
+class PersonalAccessToken(Base):
+    """Only the token's SHA-256 is stored, and a display prefix (``pya_pat_`` and six
+    characters) by which its owner and the audit log tell it from the others."""
+
+    __tablename__ = "personal_access_tokens"
+    __table_args__ = (Index("ix_personal_access_tokens_user_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    display_prefix: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    # Written at most once a minute (app.auth.pat_caller), not on every request.
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+    scopes: Mapped[list[Permission]] = relationship(
+        secondary=personal_access_token_scopes, order_by=Permission.name, lazy="raise"
+    )

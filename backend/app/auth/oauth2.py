@@ -2,8 +2,12 @@
 form grants (password, refresh_token), RFC 6749 §5.2 `error` fields in error bodies, and the
 token response (for a browser client, the refresh token goes in a cookie instead)."""
 
+import base64
+import binascii
 from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from typing import Annotated, Any
+from urllib.parse import unquote_plus
 
 from fastapi import Form, Request, Response, status
 from fastapi.exceptions import RequestValidationError
@@ -12,7 +16,7 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.auth import browser, sessions
-from app.auth.exceptions import UnsupportedGrantType
+from app.auth.exceptions import ClientAuthenticatedTwice, InvalidClient, UnsupportedGrantType
 from app.auth.schemas import Password, RefreshRequest, TokenResponse
 from app.core.app_state import SettingsDep
 from app.core.config import Settings
@@ -29,6 +33,7 @@ OAUTH2_ERRORS = {
     "invalid_mfa_token": "invalid_grant",
     "invalid_mfa_code": "invalid_grant",
     "unsupported_grant_type": "unsupported_grant_type",
+    "invalid_client": "invalid_client",
 }
 
 
@@ -59,22 +64,85 @@ class OAuth2ErrorRoute(APIRoute):
         return with_oauth2_errors
 
 
+PASSWORD_GRANT = "password"
+CLIENT_CREDENTIALS_GRANT = "client_credentials"
+
+
 class LoginForm:
-    """The OAuth2 password grant (RFC 6749 §4.3), form-encoded; username is the email.
-    `scope` and `client_id` are accepted and ignored."""
+    """The token endpoint's grants, form-encoded: password (RFC 6749 §4.3; username is the
+    email), the default, or client_credentials (§4.4; a service account, whose credentials come
+    in HTTP Basic or as client_id and client_secret here). `scope` is accepted and ignored, and
+    so is `client_id` in the password grant."""
 
     def __init__(
         self,
-        username: Annotated[str, Form(max_length=320, pattern=NO_NUL)],
-        password: Annotated[Password, Form()],
+        username: Annotated[str | None, Form(max_length=320, pattern=NO_NUL)] = None,
+        password: Annotated[Password | None, Form()] = None,
         grant_type: Annotated[str | None, Form(max_length=64)] = None,
         scope: Annotated[str, Form(max_length=1000)] = "",
-        client_id: Annotated[str | None, Form(max_length=200)] = None,
+        client_id: Annotated[str | None, Form(max_length=200, pattern=NO_NUL)] = None,
+        client_secret: Annotated[str | None, Form(max_length=200, pattern=NO_NUL)] = None,
     ) -> None:
-        if grant_type is not None and grant_type != "password":
+        self.grant_type = grant_type or PASSWORD_GRANT
+        if self.grant_type not in (PASSWORD_GRANT, CLIENT_CREDENTIALS_GRANT):
             raise UnsupportedGrantType()
-        self.username = username
-        self.password = password
+        if self.grant_type == PASSWORD_GRANT:
+            missing = [
+                name
+                for name, value in (("username", username), ("password", password))
+                if value is None
+            ]
+            if missing:
+                raise RequestInvalid(
+                    [
+                        {"loc": ["body", name], "msg": "Field required", "type": "missing"}
+                        for name in missing
+                    ]
+                )
+        self.username = username or ""
+        self.password = password or ""
+        self.client_id = client_id
+        self.client_secret = client_secret
+
+
+@dataclass(frozen=True, slots=True)
+class ClientCredentials:
+    client_id: str
+    client_secret: str
+
+
+def basic_credentials(request: Request) -> ClientCredentials | None:
+    """The client's credentials from HTTP Basic, if that is the scheme of the Authorization
+    header (RFC 6749 §2.3.1: client_id and secret are form-urlencoded before base64); a
+    broken header is a 401 invalid_client."""
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        raise InvalidClient() from None
+    user, colon, secret = decoded.partition(":")
+    client_id, client_secret = unquote_plus(user), unquote_plus(secret)
+    if not colon or "\x00" in client_id:
+        raise InvalidClient()  # no client has that id (NUL cannot even be stored)
+    return ClientCredentials(client_id, client_secret)
+
+
+def client_credentials(request: Request, form: LoginForm) -> ClientCredentials:
+    """The client's credentials: HTTP Basic (client_secret_basic) or the form's client_id and
+    client_secret (client_secret_post). Both at once is a 400 invalid_request; none, a 401
+    invalid_client."""
+    basic = basic_credentials(request)
+    if basic is not None:
+        if form.client_secret is not None:
+            raise ClientAuthenticatedTwice()
+        if form.client_id not in (None, basic.client_id):
+            raise InvalidClient()  # two different clients named
+        return basic
+    if form.client_id is None or form.client_secret is None:
+        raise InvalidClient()
+    return ClientCredentials(form.client_id, form.client_secret)
 
 
 REFRESH_FORM_SCHEMA = {

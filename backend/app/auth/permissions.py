@@ -21,3 +21,7 @@ class Perm(StrEnum):
     DELETE_USER = "delete_user"
     MANAGE_ROLES = "manage_roles"
     READ_AUDIT = "read_audit"
+    # Service accounts (OAuth2 client credentials): create, list, rotate secrets, delete.
+    MANAGE_SERVICE_ACCOUNTS = "manage_service_accounts"
+    # POST /auth/introspect (RFC 7662) with a bearer token.
+    INTROSPECT_TOKENS = "introspect_tokens"

@@ -17,6 +17,7 @@ from app.auth.exceptions import OneTimeTokenInvalid
 from app.auth.models import User
 from app.auth.one_time_tokens import Purpose
 from app.auth.passwords import check_password_policy
+from app.auth.pats import revoke_all_tokens
 from app.auth.postbox import Postbox
 from app.auth.sessions import revoke_all_sessions
 from app.auth.throttling import forget_login_failures
@@ -39,7 +40,8 @@ async def forgot_password(
     if not await tokens.may_mail(session, Purpose.RESET, email):
         return  # silently: the same 202 as always
     user = await session.scalar(select(User).where(User.email == email))
-    owner = user if user is not None and user.is_active else None
+    # A service account has no password to reset (and no mailbox).
+    owner = user if user is not None and user.is_active and not user.is_service_account else None
     token = await tokens.issue(
         session, settings, Purpose.RESET, email=email, user_id=owner.id if owner else None
     )
@@ -81,7 +83,7 @@ async def reset_password(
     It does not log in. An account with a second factor needs it too (a counted attempt)."""
     sent = await tokens.peek(session, Purpose.RESET, token)
     user = await session.get(User, sent.user_id) if sent.user_id is not None else None
-    if user is None or not user.is_active or user.email != sent.email:
+    if user is None or not user.is_active or user.is_service_account or user.email != sent.email:
         # An unknown address's token, or one sent to an address the account no longer has.
         raise OneTimeTokenInvalid()
     # Checked before the token is spent, so that a refused password does not cost the link.
@@ -91,6 +93,9 @@ async def reset_password(
     user.hashed_password = await hasher.hash(password)
     user.email_verified_at = user.email_verified_at or utcnow()
     await revoke_all_sessions(session, user.id)
+    await revoke_all_tokens(
+        session, client, user_id=user.id, actor_id=user.id, reason="password_reset"
+    )
     await forget_login_failures(session, user.email)
     audit_log.record(session, Event.PASSWORD_RESET, client, actor_id=user.id, subject_id=user.id)
     postbox.send("password_changed", user.email)

@@ -11,19 +11,24 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request, Response, status
 from fastapi.responses import JSONResponse
 
-from app.auth import accounts, browser, invitations, mfa, recovery, sessions
+from app.auth import accounts, browser, introspection, invitations, mfa, recovery, sessions
+from app.auth import client_credentials as client_credentials_flow
 from app.auth import login as login_flow
 from app.auth.dependencies import (
     AccessTokensDep,
     CurrentUser,
     EnrollingUser,
+    InteractiveUser,
     PasswordHasherDep,
     SealerDep,
 )
+from app.auth.introspection import IntrospectionResponse, introspecting_caller
 from app.auth.oauth2 import (
+    CLIENT_CREDENTIALS_GRANT,
     REFRESH_BODY_DOC,
     LoginForm,
     OAuth2ErrorRoute,
+    client_credentials,
     presented_refresh_token,
     token_response,
 )
@@ -234,6 +239,21 @@ async def login(
     settings: SettingsDep,
     client: ClientContextDep,
 ) -> TokenResponse:
+    """The token endpoint. `grant_type=password` (the default): a user's email and password.
+    `grant_type=client_credentials`: a service account, authenticated with HTTP Basic
+    (client_secret_basic) or client_id and client_secret in the form (client_secret_post); an
+    access token only, no refresh token (401 invalid_client on bad credentials)."""
+    if form.grant_type == CLIENT_CREDENTIALS_GRANT:
+        credentials = client_credentials(request, form)
+        issued = await client_credentials_flow.grant(
+            session,
+            database,
+            access_tokens,
+            client,
+            client_id=credentials.client_id,
+            client_secret=credentials.client_secret,
+        )
+        return TokenResponse(access_token=issued.access_token, expires_in=issued.expires_in)
     pair = await login_flow.login(
         session,
         database,
@@ -349,9 +369,33 @@ async def revoke(
     token_type_hint: Annotated[str | None, Form(max_length=64)] = None,
 ) -> Response:
     """RFC 7009. A refresh token ends its session; so does an access token (through its
-    `sid`). An unknown, expired or already revoked token also gets 200, as the RFC says."""
+    `sid`); a personal access token is revoked. An unknown, expired or already revoked token
+    also gets 200, as the RFC says."""
     await sessions.revoke_token(session, access_tokens, client, token=token)
     return Response(status_code=status.HTTP_200_OK)
+
+
+@token_router.post(
+    "/introspect",
+    response_model=IntrospectionResponse,
+    response_model_exclude_none=True,
+    responses=error_responses(401, 403),
+)
+async def introspect(
+    _caller: Annotated[int, Depends(introspecting_caller)],
+    token: Annotated[str, Form(min_length=1, max_length=REVOCABLE_TOKEN_MAX_LENGTH)],
+    response: Response,
+    database: NoTransactionDep,
+    access_tokens: AccessTokensDep,
+    settings: SettingsDep,
+    token_type_hint: Annotated[str | None, Form(max_length=64)] = None,
+) -> IntrospectionResponse:
+    """RFC 7662. For a service account (HTTP Basic, its client credentials) or a caller holding
+    `introspect_tokens`: whether an access token, refresh token or personal access token is
+    live now, with its claims; `{"active": false}` for anything else. `token_type_hint` is
+    accepted and not needed."""
+    response.headers["Cache-Control"] = "no-store"
+    return await introspection.introspect(database, access_tokens, settings, token=token)
 
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(403))
@@ -379,7 +423,7 @@ async def logout(
 
 
 @router.post("/logout-all", status_code=status.HTTP_204_NO_CONTENT)
-async def logout_all(user: CurrentUser, session: SessionDep, client: ClientContextDep) -> None:
+async def logout_all(user: InteractiveUser, session: SessionDep, client: ClientContextDep) -> None:
     await sessions.logout_all(session, client, user_id=user.id)
 
 

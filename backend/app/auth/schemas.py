@@ -187,9 +187,17 @@ class SessionList(BaseModel):
     items: list[SessionRead]
 
 
+# How the caller of a request authenticated: an access token of a login ("session"), a
+# personal access token, or an access token of the client credentials grant (a service account).
+Credential = Literal["session", "personal_access_token", "client_credentials"]
+
+
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """The caller of a request, with roles and permissions as the database holds them now."""
+    """The caller of a request, with roles and permissions as the database holds them now.
+
+    For a personal access token, ``permissions`` are the token's scopes that the user still
+    holds, and ``token_id`` and ``token_prefix`` name the token."""
 
     id: int
     email: str
@@ -204,6 +212,9 @@ class Principal:
     # When and how (RFC 8176) the user last proved who they are: from the access token.
     auth_time: datetime | None = None
     amr: tuple[str, ...] = ()
+    credential: Credential = "session"
+    token_id: int | None = None
+    token_prefix: str | None = None
 
 
 def may_act_on(caller: Principal, owner_id: int | None, any_permission: str) -> bool:

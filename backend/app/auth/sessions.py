@@ -20,6 +20,8 @@ from app.auth.exceptions import (
     SessionNotFound,
 )
 from app.auth.models import AuthSession, RefreshToken, User
+from app.auth.pat_format import looks_like_personal_access_token
+from app.auth.pats import revoke_presented_token
 from app.core.clock import utcnow
 from app.core.config import Settings
 from app.core.context import ClientContext
@@ -331,7 +333,10 @@ async def revoke_token(
     session: AsyncSession, access_tokens: AccessTokenCodec, client: ClientContext, *, token: str
 ) -> None:
     """RFC 7009 revocation: a refresh token, or an access token (through its session), ends
-    its session. Anything else is ignored."""
+    its session; a personal access token is revoked. Anything else is ignored."""
+    if looks_like_personal_access_token(token):
+        await revoke_presented_token(session, client, token)
+        return
     token_hash = hash_opaque_token(token)
     if await session.scalar(select(RefreshToken.id).where(RefreshToken.token_hash == token_hash)):
         await logout(session, client, refresh_token=token)

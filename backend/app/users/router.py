@@ -8,6 +8,7 @@ from app.auth import accounts, email_change, mfa, sessions
 from app.auth.dependencies import (
     CurrentUser,
     EnrollingUser,
+    InteractiveUser,
     PasswordHasherDep,
     RecentEnrollingUser,
     RecentUser,
@@ -76,11 +77,11 @@ async def update_me(body: MeUpdate, user: CurrentUser, session: SessionDep) -> U
     responses=error_responses(400, 401, 429),
     # A stolen access token must not become an unlimited password-guessing oracle, nor change
     # the password without a recent sign-in.
-    dependencies=[rate_limit("password"), require_recent_auth()],
+    dependencies=[rate_limit("password")],
 )
 async def change_my_password(
     body: PasswordChangeRequest,
-    user: CurrentUser,
+    user: RecentUser,
     session: SessionDep,
     hasher: PasswordHasherDep,
     settings: SettingsDep,
@@ -230,11 +231,11 @@ async def create_user(
     status_code=status.HTTP_202_ACCEPTED,
     response_model=Accepted,
     responses=error_responses(400, 401, 429),
-    dependencies=[rate_limit("password"), require_recent_auth()],
+    dependencies=[rate_limit("password")],
 )
 async def change_my_email(
     body: EmailChangeRequest,
-    user: CurrentUser,
+    user: RecentUser,
     session: SessionDep,
     hasher: PasswordHasherDep,
     settings: SettingsDep,
@@ -258,7 +259,7 @@ async def change_my_email(
 
 @router.post("/me/email/confirm", response_model=UserRead, responses=error_responses(400, 409))
 async def confirm_my_email(
-    body: MailedTokenRequest, user: CurrentUser, session: SessionDep, client: ClientContextDep
+    body: MailedTokenRequest, user: InteractiveUser, session: SessionDep, client: ClientContextDep
 ) -> UserRead:
     """Switch to the new address with the token of its confirmation mail (once): it counts as
     verified, and every other session of the account ends."""

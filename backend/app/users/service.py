@@ -11,8 +11,16 @@ from app.audit_log import writer as audit_log
 from app.audit_log.writer import Event
 from app.auth import mfa
 from app.auth import one_time_tokens as tokens
+from app.auth import pats as personal_tokens
 from app.auth.accounts import add_account
-from app.auth.models import Permission, Role, User, role_permissions, user_roles
+from app.auth.models import (
+    Permission,
+    PersonalAccessToken,
+    Role,
+    User,
+    role_permissions,
+    user_roles,
+)
 from app.auth.one_time_tokens import Purpose
 from app.auth.permissions import Perm
 from app.auth.postbox import Postbox
@@ -227,6 +235,9 @@ async def update_user(
     if changes.is_active is not None:
         if user.is_active and not changes.is_active:
             await revoke_all_sessions(session, user.id)
+            await personal_tokens.revoke_all_tokens(
+                session, client, user_id=user.id, actor_id=actor.id, reason="user_deactivated"
+            )
             audit_log.record(
                 session, Event.USER_DEACTIVATED, client, actor_id=actor.id, subject_id=user.id
             )
@@ -250,6 +261,10 @@ async def delete_user(
     await guard_target(session, client, user, actor=actor, action="delete_user")
     if _is_active_admin(user):
         await _guard_last_admin(session, user)
+    # Revoked first, so that the audit log names each token that the deletion ended.
+    await personal_tokens.revoke_all_tokens(
+        session, client, user_id=user.id, actor_id=actor.id, reason="user_deleted"
+    )
     await session.execute(delete(User).where(User.id == user.id))
     audit_log.record(
         session, Event.USER_DELETED, client, actor_id=actor.id, subject_id=user.id, email=user.email
@@ -371,3 +386,21 @@ async def send_password_reset(
         session, Event.PASSWORD_RESET_SENT, client, actor_id=actor.id, subject_id=user.id
     )
     send_reset(postbox, settings, user.email, token)
+
+
+async def tokens_of(session: AsyncSession, user_id: int) -> list[PersonalAccessToken]:
+    """The live personal access tokens of a user (404 for no such user)."""
+    user = await get_user(session, user_id)
+    return await personal_tokens.list_tokens(session, user_id=user.id)
+
+
+async def revoke_token_of(
+    session: AsyncSession, client: ClientContext, user_id: int, token_id: int, *, actor: Principal
+) -> None:
+    """An administrator revokes a user's personal access token (of a user who holds no
+    permission the administrator lacks)."""
+    user = await get_user(session, user_id)
+    await guard_target(session, client, user, actor=actor, action="revoke_token")
+    await personal_tokens.revoke_token(
+        session, client, user_id=user.id, token_id=token_id, actor_id=actor.id
+    )

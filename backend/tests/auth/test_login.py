@@ -62,8 +62,10 @@ async def test_login_refuses_a_json_body(client, make_user):
     assert response.json()["code"] == "validation_error"
 
 
-@pytest.mark.parametrize("grant_type", ["client_credentials", "refresh_token", "PASSWORD"])
-async def test_login_refuses_a_grant_type_other_than_password(client, make_user, grant_type):
+@pytest.mark.parametrize("grant_type", ["authorization_code", "refresh_token", "PASSWORD"])
+async def test_login_refuses_a_grant_type_other_than_password_or_client_credentials(
+    client, make_user, grant_type
+):
     user = await make_user()
 
     response = await attempt_login(client, user.email, form={"grant_type": grant_type})

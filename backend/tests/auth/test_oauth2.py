@@ -99,7 +99,7 @@ async def test_login_with_another_grant_type_answers_unsupported_grant_type(clie
 
     response = await client.post(
         "/auth/login",
-        data={"grant_type": "client_credentials", "username": user.email, "password": PASSWORD},
+        data={"grant_type": "authorization_code", "username": user.email, "password": PASSWORD},
     )
 
     _assert_oauth2_error(response, 400, "unsupported_grant_type", "unsupported_grant_type")

@@ -3,7 +3,7 @@ and every seeded role, its decision agrees with the answer of the real call."""
 
 import pytest
 
-from tests.test_authorization_matrix import ANONYMOUS, CALLERS, MATRIX, arrange_targets
+from tests.test_authorization_matrix import ANONYMOUS, CALLERS, MATRIX, arrange_targets, path_of
 
 CELLS = [
     pytest.param(row, role, id=f"{row.method} {row.path} as {role}")
@@ -31,12 +31,7 @@ async def test_explain_agrees_with_the_real_call(
     caller = await make_user(roles=[role])
     explainer = await auth_headers(await make_user(roles=["admin"]))
     headers = await auth_headers(caller)
-    path = row.path.format(
-        article_id=targets.article_id,
-        user_id=targets.user_id,
-        name=targets.role,
-        session_id=targets.session_id,
-    )
+    path = path_of(row, targets)
 
     explained = await _explain(client, explainer, caller.id, row.method, path)
     response = await client.request(

@@ -3,14 +3,19 @@ execution of its statement gives (on PostgreSQL the fast path skips SQLAlchemy's
 type processing: this is what keeps it honest)."""
 
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 import app.main  # noqa: F401  (imports every domain, and so registers every read of the app)
 from app.articles.models import Article
-from app.auth.models import AuthSession
+from app.auth.models import AuthSession, Permission, PersonalAccessToken, ServiceAccount
+from app.auth.pat_format import display_prefix, new_personal_access_token
+from app.core.clock import utcnow
 from app.core.fast_read import FastRead
+from app.core.security import hash_opaque_token
 
 Arrange = Callable[[Any, Any], Awaitable[dict[str, Any]]]
 
@@ -37,11 +42,39 @@ async def _login_account(session: Any, make_user: Any) -> dict[str, Any]:
     return {"email": user.email}
 
 
+async def _personal_access_token_caller(session: Any, make_user: Any) -> dict[str, Any]:
+    user = await make_user(roles=["editor", "viewer"], full_name="Scripter")
+    scope = await session.scalar(select(Permission).where(Permission.name == "read_article"))
+    text = new_personal_access_token()
+    session.add(
+        PersonalAccessToken(
+            user_id=user.id,
+            name="script",
+            token_hash=hash_opaque_token(text),
+            display_prefix=display_prefix(text),
+            expires_at=utcnow() + timedelta(days=1),
+            last_used_at=utcnow(),
+            scopes=[scope],
+        )
+    )
+    await session.commit()
+    return {"token_hash": hash_opaque_token(text)}
+
+
+async def _service_account_client(session: Any, make_user: Any) -> dict[str, Any]:
+    user = await make_user(roles=["viewer"])
+    session.add(ServiceAccount(user_id=user.id, client_id="reader", secret_hash="0" * 64))
+    await session.commit()
+    return {"client_id": "reader"}
+
+
 # Each read of the app, with the data and parameters that make it return rows.
 ARRANGE: dict[str, Arrange] = {
     "principal": _principal,
     "articles_page": _articles_page,
     "login_account": _login_account,
+    "personal_access_token_caller": _personal_access_token_caller,
+    "service_account_client": _service_account_client,
 }
 APP_READS = sorted(name for name in FastRead.registry if not name.startswith("test."))
 

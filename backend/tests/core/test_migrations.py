@@ -25,6 +25,8 @@ EXPECTED_ROLES = {
         "create_user",
         "update_any_article",
         "delete_any_article",
+        "manage_service_accounts",
+        "introspect_tokens",
     },
 }
 

@@ -12,6 +12,7 @@ import * as recovery from "./pages/recovery.js";
 import * as roles from "./pages/roles.js";
 import * as sessions from "./pages/sessions.js";
 import * as signin from "./pages/signin.js";
+import * as tokens from "./pages/tokens.js";
 import * as users from "./pages/users.js";
 import { askToReauthenticate } from "./step-up.js";
 import { verifyBanner } from "./verify-banner.js";
@@ -36,6 +37,7 @@ const ROUTES = [
   { path: "/users/:id", page: users.detail, nav: "/users" },
   { path: "/roles", page: roles.render },
   { path: "/sessions", page: sessions.render },
+  { path: "/tokens", page: tokens.render },
   { path: "/audit", page: audit.render },
 ];
 
@@ -46,6 +48,7 @@ const NAV = [
   { path: "/roles", label: "Roles", permission: "manage_roles" },
   { path: "/audit", label: "Audit log", permission: "read_audit" },
   { path: "/sessions", label: "My sessions" },
+  { path: "/tokens", label: "My tokens" },
   { path: "/me", label: "My account" },
 ];
 
