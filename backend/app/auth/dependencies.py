@@ -53,11 +53,12 @@ SealerDep = Annotated[Sealer, Depends(get_sealer)]
 PasswordHasherDep = Annotated[PasswordHasher, Depends(get_password_hasher)]
 
 
-async def _load_caller(
-    request: Request, access_tokens: AccessTokenCodec, token: str | None
-) -> Principal:
+async def _load_caller(request: Request, token: str | None) -> Principal:
     if not token:
         raise NotAuthenticated()
+    # The codec from the app's state, not a dependency of its own: one layer less for FastAPI
+    # to resolve on every request (BENCHMARKS.md, per-request cost).
+    access_tokens = await get_access_tokens(request)
     database = database_of(request)
     if looks_like_personal_access_token(token):
         # A malformed one is refused before any query (app.auth.pat_format).
@@ -72,9 +73,7 @@ async def _load_caller(
 
 
 async def get_current_user(
-    request: Request,
-    access_tokens: AccessTokensDep,
-    token: Annotated[str | None, Depends(oauth2_scheme)],
+    request: Request, token: Annotated[str | None, Depends(oauth2_scheme)]
 ) -> Principal:
     """The caller, loaded fresh from the database (one query): 401 unless the token is valid,
     its session is live and the user exists and is active. FastAPI runs this once per
@@ -86,7 +85,7 @@ async def get_current_user(
     A caller holding any of MFA_REQUIRED_PERMISSIONS must have a second factor: until they
     enroll, nothing but enrolling (``get_enrolling_user``) works (403).
     """
-    principal = await _load_caller(request, access_tokens, token)
+    principal = await _load_caller(request, token)
     required = settings_of(request).mfa_required_permissions
     if (
         required
@@ -99,14 +98,12 @@ async def get_current_user(
 
 
 async def get_enrolling_user(
-    request: Request,
-    access_tokens: AccessTokensDep,
-    token: Annotated[str | None, Depends(oauth2_scheme)],
+    request: Request, token: Annotated[str | None, Depends(oauth2_scheme)]
 ) -> Principal:
     """The caller, as ``get_current_user`` loads them, whether or not they must still enroll
     a second factor: for the routes that enroll one (and reauthentication), which only a
     login may call (403 token_not_allowed for a token)."""
-    principal = await _load_caller(request, access_tokens, token)
+    principal = await _load_caller(request, token)
     if principal.credential != "session":
         await _refuse_token(request, principal)
     return principal

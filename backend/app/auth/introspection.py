@@ -17,7 +17,6 @@ from app.audit_log import writer as audit_log
 from app.auth.caller import load_principal
 from app.auth.client_credentials import authenticate_client
 from app.auth.dependencies import (
-    AccessTokensDep,
     decode_access_token,
     get_current_user,
     missing_permissions,
@@ -65,9 +64,7 @@ INACTIVE = IntrospectionResponse(active=False)
 
 
 async def introspecting_caller(
-    request: Request,
-    access_tokens: AccessTokensDep,
-    token: Annotated[str | None, Depends(oauth2_scheme)],
+    request: Request, token: Annotated[str | None, Depends(oauth2_scheme)]
 ) -> int:
     """The id of the caller: a service account by HTTP Basic (its client credentials), else
     the bearer of a token whose caller holds introspect_tokens (403 otherwise, audited)."""
@@ -77,7 +74,7 @@ async def introspecting_caller(
             database_of(request), client_id=basic.client_id, client_secret=basic.client_secret
         )
         return account.user_id
-    user = await get_current_user(request, access_tokens, token)
+    user = await get_current_user(request, token)
     if missing := missing_permissions([Perm.INTROSPECT_TOKENS], user.permissions):
         database = database_of(request)
         async with database.sessionmaker() as denial:

@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Response, status
 
 from app.auth import accounts, email_change, mfa, sessions
 from app.auth.dependencies import (
@@ -36,7 +36,7 @@ from app.core.database import SessionDep
 from app.core.errors import error_responses
 from app.core.pagination import Page, PageParamsDep
 from app.core.rate_limit import rate_limit
-from app.core.schemas import NO_NUL
+from app.core.schemas import NO_NUL, model_response
 from app.core.types import IdPath
 from app.users import invitations, service
 from app.users.dependencies import (
@@ -60,9 +60,9 @@ router = APIRouter(prefix="/users", tags=["users"])
 
 
 @router.get("/me", response_model=MeRead)
-async def read_me(user: CurrentUser) -> MeRead:
-    # Built from the caller loaded by the auth dependency: no second query.
-    return MeRead.from_principal(user)
+async def read_me(user: CurrentUser) -> Response:
+    # Built from the caller loaded by the auth dependency (no second query), and sent as it is.
+    return model_response(MeRead.from_principal(user))
 
 
 @router.patch("/me", response_model=UserRead)
