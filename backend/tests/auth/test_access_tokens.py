@@ -284,3 +284,50 @@ async def test_deleted_users_token_gives_401(client, session, make_user, forge):
     await session.commit()
 
     assert_401(await client.get("/users/me", headers=headers), "invalid_token")
+
+
+# The compact form as py-auth writes it, and nothing looser (app.core.security.decode).
+
+
+async def test_a_token_with_padding_in_a_segment_gives_401(client, make_user, forge):
+    header, payload, signature = (await forge(await make_user())).split(".")
+
+    response = await _me(client, f"{header}.{payload}.{signature}==")
+
+    assert_401(response, "invalid_token")
+
+
+async def test_a_token_with_a_fourth_segment_gives_401(client, make_user, forge):
+    token = await forge(await make_user())
+
+    response = await _me(client, f"{token}.{token.split('.')[2]}")
+
+    assert_401(response, "invalid_token")
+
+
+async def test_a_token_asking_for_critical_extensions_gives_401(client, make_user, forge):
+    # RFC 7515 §4.1.11: a crit py-auth does not understand refuses the token, signed or not.
+    token = await forge(await make_user(), headers={"crit": ["exp"], "exp": 1})
+
+    response = await _me(client, token)
+
+    assert_401(response, "invalid_token")
+
+
+async def test_a_token_whose_audience_is_a_list_naming_this_service_is_accepted(
+    client, make_user, forge
+):
+    audience = _app(client).state.settings.jwt_audience
+
+    response = await _me(client, await forge(await make_user(), aud=["other", audience]))
+
+    assert response.status_code == 200, response.text
+
+
+async def test_a_token_whose_payload_is_not_a_json_object_gives_401(client, make_user, forge):
+    header, _, signature = (await forge(await make_user())).split(".")
+    payload = "WzEsMiwzXQ"  # [1,2,3]
+
+    response = await _me(client, f"{header}.{payload}.{signature}")
+
+    assert_401(response, "invalid_token")
