@@ -716,20 +716,21 @@ async def _add_articles(
     await connection.execute("ANALYZE")
 
 
-MFA_USERS = 500  # accounts with an authenticator, for POST /auth/mfa/verify
+MFA_USERS = 500  # the last accounts get an authenticator, for POST /auth/mfa/verify
+PASSWORD_ONLY_USERS = USERS - MFA_USERS  # the others: what the login rows and tokens use
 MFA_CHALLENGES = 20_000  # sign-ins waiting for their second step, per measurement
 
 
 async def seed_second_steps(
     dsn: str, settings: Settings, user_ids: Sequence[int]
 ) -> list[tuple[str, str]]:
-    """Sign-ins of MFA_USERS accounts waiting for their second step, each with a recovery code
+    """Sign-ins of the last MFA_USERS accounts waiting for their second step, each with a recovery code
     of its own (a code works once, like the mfa_token: every request needs a fresh pair): the
     (mfa_token, recovery_code) pairs. Rows are made as py-auth makes them: the
     secret sealed, the code as its keyed hash, the token as its SHA-256."""
     sealer = Sealer(settings)
     now = datetime.now(UTC)
-    users = list(user_ids[:MFA_USERS])
+    users = list(user_ids[PASSWORD_ONLY_USERS:])
     pairs = [(secrets.token_urlsafe(32), secrets.token_hex(5)) for _ in range(MFA_CHALLENGES)]
     connection = await asyncpg.connect(dsn)
     try:
@@ -806,7 +807,7 @@ async def server_info(dsn: str) -> dict[str, Any]:
 def logins(base_url: str, count: int, rng: random.Random) -> list[dict[str, str]]:
     """`count` real logins (POST /auth/login) of random seeded users: their token pairs.
     Tokens come from the API, so they are what a client holds (session id included)."""
-    users = rng.sample(range(1, USERS + 1), count)
+    users = rng.sample(range(1, PASSWORD_ONLY_USERS + 1), count)
 
     def login(user: int) -> dict[str, str] | None:
         body = f"username=user{user:05d}%40bench.example&password={PASSWORD}".encode()
@@ -883,8 +884,8 @@ def basic_authorization(client_id: str, client_secret: str) -> str:
 
 
 def _setting_text(value: Any) -> str:
-    if isinstance(value, list):
-        return ",".join(str(item) for item in value)
+    if isinstance(value, list | set | frozenset):
+        return ",".join(sorted(str(item) for item in value))
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
@@ -1100,7 +1101,8 @@ class RssSampler:
 
 
 def login_args() -> list[str]:
-    return ["login", str(USERS), PASSWORD]
+    # The users without a second factor (the last MFA_USERS have one: seed_second_steps).
+    return ["login", str(PASSWORD_ONLY_USERS), PASSWORD]
 
 
 def uvicorn(*args: str) -> list[str]:
