@@ -1,7 +1,7 @@
 """/articles: CRUD, each action gated by its own permission; editing and deleting apply to
 the caller's own articles unless they hold the *_any_* permission."""
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Response, status
 
 from app.articles import service
 from app.articles.dependencies import (
@@ -16,6 +16,7 @@ from app.articles.service import ListedArticle
 from app.core.database import NoTransactionDep, SessionDep
 from app.core.errors import error_responses
 from app.core.pagination import Page, PageParamsDep
+from app.core.schemas import model_response
 
 router = APIRouter(prefix="/articles", tags=["articles"])
 
@@ -23,14 +24,17 @@ router = APIRouter(prefix="/articles", tags=["articles"])
 @router.get("", response_model=Page[ArticleRead])
 async def list_articles(
     _: ArticleReader, database: NoTransactionDep, page: PageParamsDep
-) -> Page[ArticleRead]:
-    # The hot read: no ORM session, no transaction (see service.list_articles).
+) -> Response:
+    # The hot read: no ORM session, no transaction (see service.list_articles); the page is
+    # validated once, as it is built, and sent as it is (model_response).
     articles, has_more = await service.list_articles(database, page)
-    return Page[ArticleRead](
-        items=[_article_read(article) for article in articles],
-        limit=page.limit,
-        offset=page.offset,
-        has_more=has_more,
+    return model_response(
+        Page[ArticleRead](
+            items=[_article_read(article) for article in articles],
+            limit=page.limit,
+            offset=page.offset,
+            has_more=has_more,
+        )
     )
 
 

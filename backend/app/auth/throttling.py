@@ -3,17 +3,20 @@ checked, lockouts that double, and what ends them. Counted per normalized email 
 database, known account or not, so every process sees one count and both look alike."""
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import case, delete, or_, update
+from sqlalchemy import BindParameter, Table, bindparam, case, delete, or_, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.expression import Executable
 
 from app.auth.models import LoginThrottle
 from app.core.clock import utcnow
 from app.core.config import Settings
 from app.core.database import Database
-from app.core.engine import dialect_insert
 from app.core.metrics import LOCKOUTS
 
 
@@ -47,34 +50,53 @@ async def count_login_attempt(
     """``take_login_attempt`` in the caller's transaction, for a check that hashes nothing (a
     second factor): the count commits with the request, or with the refusal that persists."""
     window_start = now - timedelta(seconds=settings.login_failure_window)
-    table = LoginThrottle.__table__
-    locked = table.c.locked_until > now
-    window_expired = table.c.window_started_at < window_start
-    insert = dialect_insert(session, table).values(
-        email=email, failure_count=1, window_started_at=now, lockout_count=0
-    )
-    upsert = insert.on_conflict_do_update(
-        index_elements=[table.c.email],
-        set_={
-            "failure_count": case(
-                (locked, table.c.failure_count),
-                (window_expired, 1),
-                else_=table.c.failure_count + 1,
-            ),
-            "window_started_at": case(
-                (locked, table.c.window_started_at),
-                (window_expired, now),
-                else_=table.c.window_started_at,
-            ),
-        },
-    ).returning(table.c.failure_count, table.c.lockout_count, table.c.locked_until)
-    number, lockouts, locked_until = (await session.execute(upsert)).one()
+    statement = _COUNT_ATTEMPT[session.get_bind().dialect.name]
+    values = {"email": email, "now": now, "window_start": window_start}
+    number, lockouts, locked_until = (await session.execute(statement, values)).one()
     attempt = LoginAttempt(number, lockouts, locked_until, retry_after=None)
     if locked_until is None or locked_until <= now:
         if number <= settings.login_max_failures:
             return attempt
         locked_until = await start_lockout(session, settings, email, now, attempt)
     return replace(attempt, retry_after=max(1, math.ceil((locked_until - now).total_seconds())))
+
+
+def _count_attempt_statement(insert: Callable[[Table], Any]) -> Executable:
+    """The one atomic upsert that counts an attempt, built once per dialect with its values as
+    parameters (built per call, it cost more than the rest of a second step)."""
+    table = cast(Table, LoginThrottle.__table__)
+    moment = table.c.window_started_at.type  # the app's UTC datetimes, on SQLite too
+    now: BindParameter[datetime] = bindparam("now", type_=moment)
+    window_start: BindParameter[datetime] = bindparam("window_start", type_=moment)
+    locked = table.c.locked_until > now
+    window_expired = table.c.window_started_at < window_start
+    return cast(
+        Executable,
+        insert(table)
+        .values(email=bindparam("email"), failure_count=1, window_started_at=now, lockout_count=0)
+        .on_conflict_do_update(
+            index_elements=[table.c.email],
+            set_={
+                "failure_count": case(
+                    (locked, table.c.failure_count),
+                    (window_expired, 1),
+                    else_=table.c.failure_count + 1,
+                ),
+                "window_started_at": case(
+                    (locked, table.c.window_started_at),
+                    (window_expired, now),
+                    else_=table.c.window_started_at,
+                ),
+            },
+        )
+        .returning(table.c.failure_count, table.c.lockout_count, table.c.locked_until),
+    )
+
+
+_COUNT_ATTEMPT = {
+    "postgresql": _count_attempt_statement(postgresql.insert),
+    "sqlite": _count_attempt_statement(sqlite.insert),
+}
 
 
 async def start_lockout(
@@ -122,6 +144,9 @@ async def purge_stale_login_throttles(session: AsyncSession, settings: Settings)
     return int(getattr(result, "rowcount", 0) or 0)
 
 
+_FORGET = delete(LoginThrottle).where(LoginThrottle.email == bindparam("email"))
+
+
 async def forget_login_failures(session: AsyncSession, email: str) -> None:
     """Lift the lockout of this email and forget its failed attempts."""
-    await session.execute(delete(LoginThrottle).where(LoginThrottle.email == email))
+    await session.execute(_FORGET, {"email": email})

@@ -29,5 +29,6 @@ class StrictModel(BaseModel):
 def model_response(model: BaseModel) -> Response:
     """A model the route has just built, sent as it is: FastAPI would validate it against the
     route's response model (the same model) and then serialize it, on every request. For the
-    busiest routes (GET /users/me); the route still declares ``response_model`` for the docs."""
+    busiest routes (GET /users/me, GET /articles); the route still declares ``response_model``
+    for the docs."""
     return Response(model.__pydantic_serializer__.to_json(model), media_type="application/json")
