@@ -12,11 +12,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.service import purge_events
-from app.auth.mfa import purge_expired_challenges
 from app.auth.models import User
 from app.auth.one_time_tokens import purge as purge_one_time_tokens
 from app.auth.passwords import password_problem
 from app.auth.pats import purge_dead_tokens
+from app.auth.second_step import purge_expired_challenges
 from app.auth.sessions import purge_expired_sessions
 from app.auth.throttling import purge_stale_login_throttles
 from app.authz.policy import render_markdown, route_policies

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit_log import writer as audit_log
 from app.audit_log.writer import Event
-from app.auth import mfa
+from app.auth import mfa, second_step
 from app.auth.exceptions import (
     EmailNotVerified,
     InvalidCredentials,
@@ -122,7 +122,7 @@ async def login(
         # No session on the password alone. The attempt stays counted until the second step
         # succeeds: else each new login would wipe the count its wrong codes built up.
         LOGINS.labels("mfa_required").inc()
-        mfa_token = await mfa.start_challenge(
+        mfa_token = await second_step.start_challenge(
             session, user_id=user.id, credentials_version=user.credentials_version
         )
         raise MfaRequired(error="mfa_required", mfa_token=mfa_token, methods=list(mfa.METHODS))

@@ -11,7 +11,7 @@ from sqlalchemy.orm import selectinload
 
 from app.audit_log import writer as audit_log
 from app.audit_log.writer import Event
-from app.auth import mfa
+from app.auth import mfa, second_step
 from app.auth import one_time_tokens as tokens
 from app.auth.exceptions import OneTimeTokenInvalid
 from app.auth.models import User
@@ -88,7 +88,7 @@ async def reset_password(
         raise OneTimeTokenInvalid()
     # Checked before the token is spent, so that a refused password does not cost the link.
     check_password_policy(password, user.email, settings, field="password")
-    await mfa.require_for_reset(session, sealer, settings, client, user=user, factor=factor)
+    await second_step.require_for_reset(session, sealer, settings, client, user=user, factor=factor)
     await tokens.use(session, Purpose.RESET, token)
     user.hashed_password = await hasher.hash(password)
     user.email_verified_at = user.email_verified_at or utcnow()

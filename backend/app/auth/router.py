@@ -11,7 +11,16 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request, Response, status
 from fastapi.responses import JSONResponse
 
-from app.auth import accounts, browser, introspection, invitations, mfa, recovery, sessions
+from app.auth import (
+    accounts,
+    browser,
+    introspection,
+    invitations,
+    mfa,
+    recovery,
+    second_step,
+    sessions,
+)
 from app.auth import client_credentials as client_credentials_flow
 from app.auth import login as login_flow
 from app.auth.dependencies import (
@@ -287,7 +296,7 @@ async def verify_second_factor(
     """The second step of a login: the `mfa_token` of the 403 `mfa_required` answer and a
     `code` from the authenticator (or a `recovery_code`). The same tokens as a login; each
     code works once, and a wrong one counts as a failed login of the account."""
-    pair = await mfa.complete_challenge(
+    pair = await second_step.complete_challenge(
         session,
         sealer,
         access_tokens,
