@@ -22,7 +22,7 @@ from app.auth import mfa
 from app.auth.accounts import check_default_role
 from app.auth.dependencies import route_requirements
 from app.auth.router import router as auth_router
-from app.auth.router import token_router as auth_token_router
+from app.auth.token_router import token_router as auth_token_router
 from app.authz.router import router as authz_router
 from app.authz.service import check_policy
 from app.core.config import Settings, load_settings
