@@ -17,7 +17,7 @@ from app.auth.one_time_tokens import purge as purge_one_time_tokens
 from app.auth.passwords import password_problem
 from app.auth.pats import purge_dead_tokens
 from app.auth.second_step import purge_expired_challenges
-from app.auth.sessions import purge_expired_sessions
+from app.auth.session_ends import purge_expired_sessions
 from app.auth.throttling import purge_stale_login_throttles
 from app.authz.policy import render_markdown, route_policies
 from app.authz.service import role_permissions

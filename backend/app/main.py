@@ -46,6 +46,7 @@ from app.roles.router import router as roles_router
 from app.service_accounts.router import router as service_accounts_router
 from app.tokens.router import router as tokens_router
 from app.ui import install_ui
+from app.users.mfa_router import mfa_router as users_mfa_router
 from app.users.router import router as users_router
 
 logger = logging.getLogger("app")
@@ -68,6 +69,7 @@ ROUTERS = (
     metrics_router,
     auth_router,
     users_router,
+    users_mfa_router,
     tokens_router,
     service_accounts_router,
     articles_router,

@@ -18,7 +18,7 @@ from app.auth.models import Role, User
 from app.auth.passwords import check_password_policy
 from app.auth.postbox import Postbox
 from app.auth.recovery import send_verification
-from app.auth.sessions import revoke_all_sessions
+from app.auth.session_ends import revoke_all_sessions
 from app.core.config import Settings, SettingsError
 from app.core.context import ClientContext
 from app.core.database import Database

@@ -18,7 +18,7 @@ from app.auth.exceptions import EmailAlreadyRegistered, OneTimeTokenInvalid, Wro
 from app.auth.models import AuthSession, User
 from app.auth.one_time_tokens import Purpose
 from app.auth.postbox import Postbox
-from app.auth.sessions import revoke_sessions
+from app.auth.session_ends import revoke_sessions
 from app.core.clock import utcnow
 from app.core.config import Settings
 from app.core.context import ClientContext

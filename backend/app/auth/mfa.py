@@ -30,7 +30,7 @@ from app.auth.exceptions import (
 )
 from app.auth.models import Permission, RecoveryCode, TotpCredential, User
 from app.auth.postbox import Postbox
-from app.auth.sessions import end_other_sessions, revoke_all_sessions
+from app.auth.session_ends import end_other_sessions, revoke_all_sessions
 from app.core.clock import utcnow
 from app.core.config import Settings, SettingsError
 from app.core.context import ClientContext

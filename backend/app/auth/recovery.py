@@ -19,7 +19,7 @@ from app.auth.one_time_tokens import Purpose
 from app.auth.passwords import check_password_policy
 from app.auth.pats import revoke_all_tokens
 from app.auth.postbox import Postbox
-from app.auth.sessions import revoke_all_sessions
+from app.auth.session_ends import revoke_all_sessions
 from app.auth.throttling import forget_login_failures
 from app.core.clock import utcnow
 from app.core.config import Settings

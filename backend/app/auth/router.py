@@ -13,7 +13,7 @@ from app.auth import (
     invitations,
     mfa,
     recovery,
-    sessions,
+    session_ends,
 )
 from app.auth import login as login_flow
 from app.auth.dependencies import (
@@ -258,19 +258,19 @@ async def logout(
         refresh_token = body.refresh_token
     else:
         raise RequestInvalid.missing("body")
-    await sessions.logout(session, client, refresh_token=refresh_token)
+    await session_ends.logout(session, client, refresh_token=refresh_token)
 
 
 @router.post("/logout-all", status_code=status.HTTP_204_NO_CONTENT)
 async def logout_all(user: InteractiveUser, session: SessionDep, client: ClientContextDep) -> None:
-    await sessions.logout_all(session, client, user_id=user.id)
+    await session_ends.logout_all(session, client, user_id=user.id)
 
 
 @router.get("/sessions", response_model=SessionList)
 async def list_my_sessions(
     user: CurrentUser, session: SessionDep, settings: SettingsDep
 ) -> SessionList:
-    live = await sessions.list_sessions(session, settings, user_id=user.id)
+    live = await session_ends.list_sessions(session, settings, user_id=user.id)
     return SessionList(
         items=[SessionRead.from_session(item, current_id=user.session_id) for item in live]
     )
@@ -284,6 +284,6 @@ async def list_my_sessions(
 async def revoke_my_session(
     session_id: uuid.UUID, user: CurrentUser, session: SessionDep, client: ClientContextDep
 ) -> None:
-    await sessions.revoke_session(
+    await session_ends.revoke_session(
         session, client, user_id=user.id, session_id=session_id, actor_id=user.id
     )

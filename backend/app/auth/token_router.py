@@ -12,6 +12,7 @@ from app.auth import (
     introspection,
     mfa,
     second_step,
+    session_ends,
     sessions,
 )
 from app.auth import login as login_flow
@@ -166,7 +167,7 @@ async def revoke(
     """RFC 7009. A refresh token ends its session; so does an access token (through its
     `sid`); a personal access token is revoked. An unknown, expired or already revoked token
     also gets 200, as the RFC says."""
-    await sessions.revoke_token(session, access_tokens, client, token=token)
+    await session_ends.revoke_token(session, access_tokens, client, token=token)
     return Response(status_code=status.HTTP_200_OK)
 
 

@@ -13,7 +13,7 @@ from app.audit_log.writer import Event
 from app.auth.client_credentials import hash_client_secret, new_client_id, new_client_secret
 from app.auth.models import ServiceAccount, User
 from app.auth.schemas import Principal
-from app.auth.sessions import revoke_all_sessions
+from app.auth.session_ends import revoke_all_sessions
 from app.core.clock import utcnow
 from app.core.context import ClientContext
 from app.service_accounts.exceptions import ServiceAccountNotFound

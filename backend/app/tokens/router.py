@@ -16,7 +16,7 @@ from app.tokens.schemas import (
     PersonalAccessTokenList,
     PersonalAccessTokenRead,
 )
-from app.users import service as users_service
+from app.users import account_actions
 
 router = APIRouter(prefix="/users", tags=["tokens"])
 
@@ -77,7 +77,7 @@ async def revoke_my_token(
 async def list_user_tokens(
     user_id: IdPath, reader: TokenReader, session: SessionDep
 ) -> PersonalAccessTokenList:
-    tokens = await users_service.tokens_of(session, user_id)
+    tokens = await account_actions.tokens_of(session, user_id)
     return PersonalAccessTokenList(items=[PersonalAccessTokenRead.from_token(t) for t in tokens])
 
 
@@ -94,4 +94,4 @@ async def revoke_user_token(
     session: SessionDep,
     client: ClientContextDep,
 ) -> None:
-    await users_service.revoke_token_of(session, client, user_id, token_id, actor=revoker)
+    await account_actions.revoke_token_of(session, client, user_id, token_id, actor=revoker)

@@ -4,30 +4,20 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from app.auth import accounts, email_change, mfa, sessions
+from app.auth import accounts, email_change, session_ends
 from app.auth.dependencies import (
     CurrentUser,
-    EnrollingUser,
     InteractiveUser,
     PasswordHasherDep,
-    RecentEnrollingUser,
     RecentUser,
-    SealerDep,
-    require_recent_auth,
 )
 from app.auth.postbox import PostboxDep
 from app.auth.schemas import (
     Accepted,
     MailedTokenRequest,
-    MfaResetRequest,
-    MfaStatusRead,
     PasswordChangeRequest,
-    RecoveryCodes,
-    SecondFactorRequest,
     SessionList,
     SessionRead,
-    TotpConfirmRequest,
-    TotpEnrollment,
     UserRead,
 )
 from app.core.app_state import SettingsDep
@@ -38,7 +28,7 @@ from app.core.pagination import Page, PageParamsDep
 from app.core.rate_limit import rate_limit
 from app.core.schemas import NO_NUL, model_response
 from app.core.types import IdPath
-from app.users import invitations, service
+from app.users import account_actions, invitations, service
 from app.users.dependencies import (
     PrivateUserReader,
     UserCreator,
@@ -96,114 +86,6 @@ async def change_my_password(
         current_password=body.current_password,
         new_password=body.new_password,
     )
-
-
-@router.get("/me/mfa", response_model=MfaStatusRead)
-async def read_my_mfa(user: EnrollingUser, session: SessionDep) -> MfaStatusRead:
-    """Whether two-step verification is on, and how many recovery codes are left (never the
-    secret)."""
-    found = await mfa.status(session, user_id=user.id)
-    return MfaStatusRead(
-        enabled=found.enabled,
-        enabled_at=found.enabled_at,
-        pending=found.pending,
-        recovery_codes_left=found.recovery_codes_left,
-        methods=list(mfa.METHODS) if found.enabled else [],
-    )
-
-
-@router.post(
-    "/me/mfa/totp",
-    status_code=status.HTTP_201_CREATED,
-    response_model=TotpEnrollment,
-    responses=error_responses(401, 409),
-)
-async def start_totp_enrollment(
-    user: RecentEnrollingUser,
-    session: SessionDep,
-    sealer: SealerDep,
-    settings: SettingsDep,
-    client: ClientContextDep,
-) -> TotpEnrollment:
-    """A new authenticator secret, as a QR code and as text, pending until a code from it
-    confirms it (within 10 minutes). Needs a recent sign-in: a stolen access token must not
-    bind the account to the thief's device."""
-    enrollment = await mfa.start_enrollment(
-        session, sealer, settings, client, user_id=user.id, email=user.email
-    )
-    return TotpEnrollment(
-        secret=enrollment.secret, otpauth_uri=enrollment.otpauth_uri, qr_svg=enrollment.qr_svg
-    )
-
-
-@router.post(
-    "/me/mfa/totp/confirm", response_model=RecoveryCodes, responses=error_responses(400, 409)
-)
-async def confirm_totp_enrollment(
-    body: TotpConfirmRequest,
-    user: EnrollingUser,
-    session: SessionDep,
-    sealer: SealerDep,
-    settings: SettingsDep,
-    postbox: PostboxDep,
-    client: ClientContextDep,
-) -> RecoveryCodes:
-    """Turn two-step verification on with a first code from the authenticator: the recovery
-    codes come back once, and every other session of the account ends."""
-    assert user.session_id is not None
-    codes = await mfa.confirm_enrollment(
-        session,
-        sealer,
-        settings,
-        postbox,
-        client,
-        user_id=user.id,
-        email=user.email,
-        session_id=user.session_id,
-        code=body.code,
-    )
-    return RecoveryCodes(recovery_codes=codes)
-
-
-@router.delete(
-    "/me/mfa/totp",
-    status_code=status.HTTP_204_NO_CONTENT,
-    responses=error_responses(400, 401, 409, 429),
-)
-async def disable_totp(
-    body: SecondFactorRequest,
-    user: RecentUser,
-    session: SessionDep,
-    sealer: SealerDep,
-    settings: SettingsDep,
-    postbox: PostboxDep,
-    client: ClientContextDep,
-) -> None:
-    """Turn two-step verification off, with a current code (or a recovery code)."""
-    await mfa.disable(
-        session,
-        sealer,
-        settings,
-        postbox,
-        client,
-        user_id=user.id,
-        email=user.email,
-        factor=mfa.SecondFactor(code=body.code, recovery_code=body.recovery_code),
-    )
-
-
-@router.post(
-    "/me/mfa/recovery-codes", response_model=RecoveryCodes, responses=error_responses(401, 409)
-)
-async def regenerate_recovery_codes(
-    user: RecentUser,
-    session: SessionDep,
-    settings: SettingsDep,
-    client: ClientContextDep,
-) -> RecoveryCodes:
-    """A new set of recovery codes, shown once; the old set stops working."""
-    codes = await mfa.regenerate_recovery_codes(session, settings, client, user_id=user.id)
-    return RecoveryCodes(recovery_codes=codes)
 
 
 @router.post(
@@ -353,7 +235,7 @@ async def list_user_sessions(
     user_id: IdPath, reader: PrivateUserReader, session: SessionDep, settings: SettingsDep
 ) -> SessionList:
     user = await service.get_user(session, user_id)
-    live = await sessions.list_sessions(session, settings, user_id=user.id)
+    live = await session_ends.list_sessions(session, settings, user_id=user.id)
     return SessionList(
         items=[SessionRead.from_session(item, current_id=reader.session_id) for item in live]
     )
@@ -366,7 +248,7 @@ async def revoke_user_sessions(
     user_id: IdPath, editor: UserEditor, session: SessionDep, client: ClientContextDep
 ) -> None:
     """End every session of the user: their refresh tokens and access tokens stop working."""
-    await service.end_sessions(session, client, user_id, actor=editor)
+    await account_actions.end_sessions(session, client, user_id, actor=editor)
 
 
 @router.post(
@@ -384,27 +266,10 @@ async def send_password_reset(
     client: ClientContextDep,
 ) -> Accepted:
     """Mail the user a password reset link (to their own address)."""
-    await service.send_password_reset(session, settings, postbox, client, user_id, actor=editor)
+    await account_actions.send_password_reset(
+        session, settings, postbox, client, user_id, actor=editor
+    )
     return Accepted(detail="A reset link is on its way to the user.")
-
-
-@router.post(
-    "/{user_id}/mfa/reset",
-    status_code=status.HTTP_204_NO_CONTENT,
-    responses=error_responses(401, 404, 409),
-    dependencies=[require_recent_auth()],
-)
-async def reset_user_mfa(
-    user_id: IdPath,
-    body: MfaResetRequest,
-    editor: UserEditor,
-    session: SessionDep,
-    postbox: PostboxDep,
-    client: ClientContextDep,
-) -> None:
-    """Turn a user's two-step verification off (they lost their device): their sessions end,
-    they are told by mail, and the reason goes in the audit log."""
-    await service.reset_mfa(session, postbox, client, user_id, actor=editor, reason=body.reason)
 
 
 @router.post(
@@ -414,4 +279,4 @@ async def unlock_user(
     user_id: IdPath, editor: UserEditor, session: SessionDep, client: ClientContextDep
 ) -> None:
     """Lift the login lockout of the user's email (and forget its failed attempts)."""
-    await service.unlock(session, client, user_id, actor=editor)
+    await account_actions.unlock(session, client, user_id, actor=editor)

@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 from app.audit_log.models import AuditEvent
 from app.auth.client_credentials import hash_client_secret
 from app.auth.models import AuthSession, ServiceAccount, User
-from app.auth.sessions import purge_expired_sessions
+from app.auth.session_ends import purge_expired_sessions
 from tests.helpers import PASSWORD, assert_401, assert_error, bearer, end_read
 
 
