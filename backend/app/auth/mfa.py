@@ -9,6 +9,7 @@ challenge only while it has attempts left).
 
 import hashlib
 import hmac
+import logging
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -36,8 +37,11 @@ from app.core.config import Settings, SettingsError
 from app.core.context import ClientContext
 from app.core.database import Database
 from app.core.engine import dialect_insert
-from app.core.sealing import Sealer
+from app.core.errors import ServiceUnavailable
+from app.core.sealing import Sealer, UnsealError
 from app.core.security import derive_key
+
+logger = logging.getLogger(__name__)
 
 TOTP_DIGITS = 6
 TOTP_PERIOD_SECONDS = 30
@@ -94,6 +98,23 @@ async def check_required_permissions(database: Database, settings: Settings) -> 
 def _secret_context(user_id: int) -> str:
     # The sealed secret opens only in its own row: copied to another user's, it does not.
     return f"totp_credentials.secret:{user_id}"
+
+
+def _open_secret(sealer: Sealer, credential: TotpCredential) -> str:
+    """The authenticator's secret. One that no configured key opens (a key removed from
+    ENCRYPTION_KEYS, a JWT_SECRET changed without ENCRYPTION_KEYS) is the operator's to mend,
+    not a wrong code: 503, and an error in the log naming the key id, never the value."""
+    try:
+        return sealer.open(
+            credential.secret_sealed, context=_secret_context(credential.user_id)
+        ).decode()
+    except UnsealError:
+        key_id = credential.secret_sealed.split(".")[1:2]
+        logger.error(
+            "a TOTP secret does not open: is its key in ENCRYPTION_KEYS?",
+            extra={"fields": {"user_id": credential.user_id, "key_id": "".join(key_id)}},
+        )
+        raise ServiceUnavailable("The second factor cannot be checked now.") from None
 
 
 def _totp(secret: str) -> pyotp.TOTP:
@@ -219,7 +240,7 @@ async def confirm_enrollment(
         raise MfaAlreadyEnabled() if credential else NoPendingEnrollment()
     if credential.created_at <= now - PENDING_ENROLLMENT:
         raise NoPendingEnrollment("The enrollment has expired; start again.")
-    secret = sealer.open(credential.secret_sealed, context=_secret_context(user_id)).decode()
+    secret = _open_secret(sealer, credential)
     step = matching_step(secret, code, now)
     if step is None:
         raise InvalidSecondFactor("The code does not match; check the time on your device.")
@@ -329,8 +350,7 @@ async def check_second_factor(
     if factor.code is not None:
         credential = await session.get(TotpCredential, user_id)
         if credential is not None and credential.confirmed_at is not None:
-            secret = sealer.open(credential.secret_sealed, context=_secret_context(user_id))
-            step = matching_step(secret.decode(), factor.code, utcnow())
+            step = matching_step(_open_secret(sealer, credential), factor.code, utcnow())
             if step is not None and await _take_step(session, user_id, step):
                 return "otp"
     elif factor.recovery_code is not None:

@@ -4,7 +4,9 @@ tokens then say (auth_time, amr)."""
 
 import jwt
 import pyotp
+from sqlalchemy import update
 
+from app.auth.models import TotpCredential
 from tests.auth.conftest import MFA_STEP_SECONDS, start_mfa_login, verify
 from tests.helpers import (
     PASSWORD,
@@ -287,3 +289,19 @@ async def test_a_password_login_says_amr_pwd(client, make_user):
     claims = claims_of((await login(client, user.email, PASSWORD))["access_token"])
 
     assert claims["amr"] == ["pwd"]
+
+
+async def test_a_secret_no_configured_key_opens_gives_503_not_a_wrong_code(enroll, client, session):
+    # As after a key was removed from ENCRYPTION_KEYS: the operator's to mend, said plainly.
+    enrolled = await enroll()
+    await session.execute(
+        update(TotpCredential)
+        .where(TotpCredential.user_id == enrolled.user.id)
+        .values(secret_sealed="v1.0000000000000000.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")
+    )
+    await session.commit()
+    mfa_token = await start_mfa_login(client, enrolled.user.email)
+
+    response = await verify(client, mfa_token, code=enrolled.next_code())
+
+    assert_error(response, 503, "service_unavailable")
