@@ -15,7 +15,9 @@ from sqlalchemy.dialects.sqlite.aiosqlite import SQLiteDialect_aiosqlite
 
 from app.articles import service
 from app.articles.models import Article
+from app.articles.schemas import ArticleRead, AuthorRead
 from app.auth.models import User
+from app.core.pagination import Page
 from tests.helpers import assert_error, end_read, postgres_only
 
 BASE_TIME = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
@@ -243,6 +245,25 @@ class TestListArticles:
 
         assert page["items"] == [alone]
         assert alone["author"] == {"id": author.id, "full_name": full_name}
+
+    async def test_a_page_is_sent_exactly_as_its_response_model_would_send_it(
+        self, client, session, make_user, auth_headers
+    ):
+        # The page is serialized from plain dicts (ARTICLE_PAGE_JSON), not from models: its
+        # bytes must be those of Page[ArticleRead], the documented shape (field order, the
+        # timestamps' form with and without microseconds, a deleted author's null).
+        author = await make_user(roles=["editor"], full_name="Ada")
+        await make_article(session, author, created_at=BASE_TIME)
+        await make_article(session, None, created_at=BASE_TIME + timedelta(microseconds=7))
+
+        response = await client.get("/articles", headers=await auth_headers(author))
+
+        page = Page[ArticleRead].model_validate_json(response.content)
+        assert response.content == page.model_dump_json().encode()
+        assert [item.author for item in page.items] == [
+            None,
+            AuthorRead(id=author.id, full_name="Ada"),
+        ]
 
     async def test_author_is_null_once_the_author_is_deleted(
         self, client, session, make_user, auth_headers
