@@ -35,16 +35,16 @@ class RequestMetrics(Collector):
     """
 
     def __init__(self) -> None:
-        self._counts: dict[tuple[str, str, int], int] = {}
-        # Per (method, route): one count per bucket (not cumulative), then +Inf, then the sum.
-        self._latencies: dict[tuple[str, str], list[float]] = {}
+        # Per (method, route): the count of each status, and the latency histogram: one
+        # count per bucket (not cumulative), then +Inf, then the sum.
+        self._series: dict[tuple[str, str], tuple[dict[int, int], list[float]]] = {}
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
-        key = (method, route, status)
-        self._counts[key] = self._counts.get(key, 0) + 1
-        latency = self._latencies.get(key[:2])
-        if latency is None:
-            latency = self._latencies[key[:2]] = [0.0] * (len(LATENCY_BUCKETS) + 2)
+        series = self._series.get((method, route))
+        if series is None:
+            series = self._series[method, route] = ({}, [0.0] * (len(LATENCY_BUCKETS) + 2))
+        counts, latency = series
+        counts[status] = counts.get(status, 0) + 1
         latency[bisect_left(LATENCY_BUCKETS, seconds)] += 1
         latency[-1] += seconds
 
@@ -54,15 +54,18 @@ class RequestMetrics(Collector):
             "HTTP requests by route template and status.",
             labels=["method", "route", "status"],
         )
-        for (method, route, status), count in list(self._counts.items()):
-            requests.add_metric([method, route, str(status)], count)
+        series = list(self._series.items())
+        for (method, route), (statuses, _) in series:
+            for status, count in list(statuses.items()):
+                requests.add_metric([method, route, str(status)], count)
         yield requests
         latency = HistogramMetricFamily(
             "http_request_duration_seconds",
             "HTTP request latency by route template.",
             labels=["method", "route"],
         )
-        for (method, route), counts in list(self._latencies.items()):
+        for (method, route), (_, latencies) in series:
+            counts = list(latencies)
             cumulative = list(accumulate(counts[:-1]))
             buckets = [
                 (bound, cumulative[index])

@@ -64,22 +64,24 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        request = _RequestHeaders(scope["headers"])
-        request_id = request.request_id or _new_request_id()
+        content_length, has_body, client_request_id = _read_request_headers(scope["headers"])
+        request_id = client_request_id or _new_request_id()
         token = request_id_var.set(request_id)
         state = scope.setdefault("state", {})
         state["client_ip"] = self.client_address.of(scope)
         status = 500
         response_started = False
-        page_headers, defaults = self.security_headers.for_path(scope["path"])
-        forced = [(b"x-request-id", request_id.encode("latin-1")), *page_headers]
+        forced, defaults = self.security_headers.for_path(scope["path"])
+        request_id_header = (b"x-request-id", request_id.encode("latin-1"))
 
         async def send_with_headers(message: Message) -> None:
             nonlocal response_started, status
             if message["type"] == "http.response.start":
                 response_started = True
                 status = message["status"]
-                message["headers"] = with_headers(message.get("headers", ()), forced, defaults)
+                message["headers"] = with_headers(
+                    message.get("headers", ()), request_id_header, forced, defaults
+                )
             await send(message)
 
         # In HTTP/1.x only a request that declares a body (Content-Length or Transfer-Encoding)
@@ -87,7 +89,7 @@ class RequestContextMiddleware:
         # a body without either: there, every request is watched.
         app_receive: Receive = receive
         send_from_app = send_with_headers
-        if request.has_body or scope.get("http_version") not in ("1.1", "1.0"):
+        if has_body or scope.get("http_version") not in ("1.1", "1.0"):
             body_limit = BodyLimit(receive, self.max_body_bytes)
             app_receive = body_limit
 
@@ -101,7 +103,7 @@ class RequestContextMiddleware:
                 await send_with_headers(message)
 
         try:
-            if request.content_length > self.max_body_bytes:
+            if content_length > self.max_body_bytes:
                 raise BodyLimitExceeded()
             if url_is_not_utf8(scope):
                 await app_error_response(NOT_UTF8)(scope, receive, send_with_headers)
@@ -150,28 +152,27 @@ class RequestContextMiddleware:
         )
 
 
-class _RequestHeaders:
-    """What the middleware needs from the request headers, in one pass."""
-
-    __slots__ = ("content_length", "has_body", "request_id")
-
-    def __init__(self, headers: Sequence[tuple[bytes, bytes]]) -> None:
-        self.content_length = 0
-        self.has_body = False
-        self.request_id: str | None = None
-        for name, value in headers:
-            if name == b"content-length":
-                self.has_body = True
-                try:
-                    self.content_length = int(value)
-                except ValueError:
-                    self.content_length = 0
-            elif name == b"transfer-encoding":
-                self.has_body = True
-            elif name == b"x-request-id" and self.request_id is None:
-                candidate = value.decode("latin-1")
-                # A client's id is kept only when it is safe to log; else a new one is made.
-                self.request_id = candidate if _SANE_REQUEST_ID.fullmatch(candidate) else ""
+def _read_request_headers(headers: Sequence[tuple[bytes, bytes]]) -> tuple[int, bool, str]:
+    """What the middleware needs from the request headers, in one pass: the declared body
+    length, whether a body is declared at all, and the client's request id ("" for none, or
+    for one that is not safe to log: a new one is made)."""
+    content_length = 0
+    has_body = False
+    request_id = None
+    for name, value in headers:
+        if name == b"content-length":
+            has_body = True
+            try:
+                content_length = int(value)
+            except ValueError:
+                content_length = 0
+        elif name == b"transfer-encoding":
+            has_body = True
+        elif name == b"x-request-id" and request_id is None:
+            request_id = value.decode("latin-1")
+            if not _SANE_REQUEST_ID.fullmatch(request_id):
+                request_id = ""
+    return content_length, has_body, request_id or ""
 
 
 # A request id names a request in logs: it must be unique, not unpredictable. A random prefix

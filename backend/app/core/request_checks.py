@@ -37,10 +37,12 @@ class BodyLimit:
 def url_is_not_utf8(scope: Scope) -> bool:
     """Whether the path or query string decodes to something other than UTF-8 (the server
     would otherwise replace the bad bytes with U+FFFD and let a mangled value through)."""
+    path: bytes = scope.get("raw_path") or b""
+    query: bytes = scope["query_string"]
+    if path.isascii() and b"%" not in path and query.isascii() and b"%" not in query:
+        return False  # the usual case, checked without joining the two
     # "?" keeps an escape cut short at the end of the path from joining the query's.
-    url = (scope.get("raw_path") or b"") + b"?" + scope["query_string"]
-    if b"%" not in url and url.isascii():
-        return False
+    url = path + b"?" + query
     try:
         unquote_to_bytes(url).decode("utf-8")
     except UnicodeDecodeError:

@@ -30,6 +30,8 @@ CONSOLE_CSP = (
 )
 # The pages, by the first segment of their path (a whole segment: /uiX is not the console).
 PAGE_CSPS = {"docs": DOCS_CSP, "redoc": DOCS_CSP, "static": DOCS_CSP, "ui": CONSOLE_CSP}
+# Any path of a page starts so (the API's paths, almost every request, are told by this alone).
+_PAGE_PREFIXES = tuple(f"/{segment}" for segment in PAGE_CSPS)
 
 
 class SecurityHeaders:
@@ -49,6 +51,8 @@ class SecurityHeaders:
 
     def for_path(self, path: str) -> tuple[list[tuple[bytes, bytes]], list[tuple[bytes, bytes]]]:
         """The headers forced on a response to this path, and the defaults it may override."""
+        if not path.startswith(_PAGE_PREFIXES):
+            return [], self.api_defaults
         page_csp = self.page_csps.get(_first_segment(path))
         if page_csp is None:
             return [], self.api_defaults
@@ -63,15 +67,22 @@ def _encoded(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
 
 def with_headers(
     headers: Iterable[tuple[bytes, bytes]],
+    request_id: tuple[bytes, bytes],
     forced: list[tuple[bytes, bytes]],
     defaults: list[tuple[bytes, bytes]],
 ) -> list[tuple[bytes, bytes]]:
-    """The response headers with the forced ones in place of any of the same name, and each
-    default added unless the response set that header itself."""
+    """The response headers with the request id and the forced ones in place of any of the
+    same name, and each default added unless the response set that header itself."""
     headers = list(headers)
-    names = {name for name, _ in headers}
-    if names.isdisjoint(OUR_HEADER_NAMES):  # the usual case: the response set none of ours
-        return headers + forced + defaults
+    for name, _ in headers:
+        if name in OUR_HEADER_NAMES:
+            break
+    else:  # the usual case: the response set none of ours
+        headers.append(request_id)
+        headers += forced
+        headers += defaults
+        return headers
+    forced = [request_id, *forced]
     forced_names = {name for name, _ in forced}
     kept = [header for header in headers if header[0] not in forced_names]
     present = {name for name, _ in kept}
