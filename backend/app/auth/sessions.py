@@ -6,10 +6,11 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import NoReturn, cast
+from typing import Any, NamedTuple, NoReturn, cast
 
-from sqlalchemy import Table, bindparam, exists, insert, select, update
+from sqlalchemy import ColumnElement, String, Table, bindparam, exists, insert, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.dml import ReturningUpdate
 
 from app.audit_log import writer as audit_log
 from app.audit_log.writer import Event
@@ -24,7 +25,10 @@ from app.auth.session_ends import revoke_sessions
 from app.core.clock import utcnow
 from app.core.config import Settings
 from app.core.context import ClientContext
+from app.core.database import Database
+from app.core.fast_read import FastRead
 from app.core.metrics import REFRESHES
+from app.core.orm import UTCDateTime
 from app.core.security import AccessTokenCodec, hash_opaque_token, new_opaque_token
 
 
@@ -81,8 +85,8 @@ async def start_session(
     )
 
 
-# Rotation runs as three Core statements built once (no ORM unit of work, no statement rebuilt
-# per request): POST /auth/refresh is the busiest write of the service (BENCHMARKS.md).
+# Rotation's statements are Core, built once (no ORM unit of work, no statement rebuilt per
+# request): POST /auth/refresh is the busiest write of the service (BENCHMARKS.md).
 _refresh_tokens = cast(Table, RefreshToken.__table__)
 _auth_sessions = cast(Table, AuthSession.__table__)
 
@@ -97,27 +101,80 @@ _REVOKE_PRESENTED_TOKEN = (
     .values(revoked_at=bindparam("now"))
     .returning(_refresh_tokens.c.family_id)
 )
-# Its session, if live, not idle too long and its user active, is marked used.
-_TOUCH_LIVE_SESSION = (
-    update(_auth_sessions)
-    .where(
-        _auth_sessions.c.id == bindparam("session_id"),
-        _auth_sessions.c.revoked_at.is_(None),
-        _auth_sessions.c.last_used_at >= bindparam("idle_since"),
-        exists().where(
-            User.id == _auth_sessions.c.user_id,
-            User.is_active.is_(True),
-            User.credentials_version == _auth_sessions.c.credentials_version,
-        ),
+
+
+def _touch_live_session(
+    session_id: ColumnElement[uuid.UUID],
+) -> ReturningUpdate[*tuple[Any, ...]]:
+    """The session, if live, not idle too long and its user active, marked used."""
+    return (
+        update(_auth_sessions)
+        .where(
+            _auth_sessions.c.id == session_id,
+            _auth_sessions.c.revoked_at.is_(None),
+            _auth_sessions.c.last_used_at >= bindparam("idle_since"),
+            exists().where(
+                User.id == _auth_sessions.c.user_id,
+                User.is_active.is_(True),
+                User.credentials_version == _auth_sessions.c.credentials_version,
+            ),
+        )
+        .values(last_used_at=bindparam("now"))
+        .returning(
+            _auth_sessions.c.id,
+            _auth_sessions.c.user_id,
+            _auth_sessions.c.expires_at,
+            _auth_sessions.c.auth_time,
+            _auth_sessions.c.amr,
+        )
     )
-    .values(last_used_at=bindparam("now"))
-    .returning(
-        _auth_sessions.c.user_id,
-        _auth_sessions.c.expires_at,
-        _auth_sessions.c.auth_time,
-        _auth_sessions.c.amr,
-    )
+
+
+class Rotation(NamedTuple):
+    """What a rotation did: the presented token's session (None: no live token was presented)
+    and, if that session was live, what the next tokens need (user_id None: it was not)."""
+
+    family_id: uuid.UUID | None
+    user_id: int | None
+    expires_at: datetime | None
+    auth_time: datetime | None
+    amr: str | None
+
+
+# On PostgreSQL the three steps are one statement (data-modifying WITH queries): one round trip
+# that is atomic on its own, with no BEGIN or COMMIT around it. Its parts see the same snapshot,
+# and the UPDATE of the presented token still waits for and re-checks a concurrent one, so of
+# several requests presenting it one wins, as with three statements. It cost five round trips
+# through the ORM session: half of a refresh (BENCHMARKS.md item 18). SQLite has no such WITH:
+# there the steps run in the request's transaction (_rotate_in_session).
+_revoked = _REVOKE_PRESENTED_TOKEN.cte("revoked")
+_touched = _touch_live_session(_revoked.c.family_id).cte("touched")
+_inserted = insert(_refresh_tokens).from_select(
+    ["user_id", "token_hash", "family_id", "expires_at", "created_at"],
+    select(
+        _touched.c.user_id,
+        bindparam("next_hash", type_=String),
+        _touched.c.id,
+        # Rotation never extends a session: every token ends when its session does.
+        _touched.c.expires_at,
+        bindparam("now", type_=UTCDateTime),
+    ),
 )
+ROTATE_REFRESH_TOKEN = FastRead(
+    "rotate_refresh_token",
+    select(
+        _revoked.c.family_id,
+        _touched.c.user_id,
+        _touched.c.expires_at,
+        _touched.c.auth_time,
+        _touched.c.amr,
+    )
+    .select_from(_revoked.outerjoin(_touched, true()))
+    .add_cte(_inserted.cte("inserted")),
+    Rotation,
+    writes=True,
+)
+_TOUCH_LIVE_SESSION = _touch_live_session(bindparam("session_id"))
 _INSERT_REFRESH_TOKEN = insert(_refresh_tokens)
 _INSERT_AUTH_SESSION = insert(_auth_sessions)
 
@@ -155,6 +212,7 @@ async def _issue_tokens(
 
 async def rotate_refresh_token(
     session: AsyncSession,
+    database: Database,
     access_tokens: AccessTokenCodec,
     settings: Settings,
     client: ClientContext,
@@ -168,31 +226,66 @@ async def rotate_refresh_token(
     copied: the whole family (the session) is revoked, the thief's and the owner's tokens alike.
     """
     now = utcnow()
-    token_hash = hash_opaque_token(refresh_token)
-    rotated = (
-        await session.execute(_REVOKE_PRESENTED_TOKEN, {"presented_hash": token_hash, "now": now})
-    ).first()
-    if rotated is None:
-        await _explain_rejected_refresh(session, client, token_hash)
     idle_since = now - timedelta(days=settings.refresh_idle_days)
+    token_hash = hash_opaque_token(refresh_token)
+    next_token = new_opaque_token()
+    parameters = {
+        "presented_hash": token_hash,
+        "next_hash": hash_opaque_token(next_token),
+        "now": now,
+        "idle_since": idle_since,
+    }
+    if database.is_postgresql:
+        rows = await database.fetch(ROTATE_REFRESH_TOKEN, parameters)
+        rotation = rows[0] if rows else _NOTHING_ROTATED
+    else:
+        rotation = await _rotate_in_session(session, parameters)
+    if rotation.family_id is None:
+        await _explain_rejected_refresh(session, client, token_hash)
+    if rotation.user_id is None:
+        await _explain_dead_session(session, rotation.family_id, idle_since)
+    assert rotation.expires_at is not None  # a touched session has them all
+    assert rotation.auth_time is not None
+    REFRESHES.labels("rotated").inc()
+    return TokenPair(
+        # A refresh is no new proof of identity: the session's auth_time and amr carry over.
+        access_token=access_tokens.issue(
+            rotation.user_id,
+            session_id=rotation.family_id,
+            auth_time=rotation.auth_time,
+            amr=(rotation.amr or "").split(),
+        ),
+        refresh_token=next_token,
+        expires_in=int(access_tokens.lifetime.total_seconds()),
+        session_expires_at=rotation.expires_at,
+    )
+
+
+_NOTHING_ROTATED = Rotation(None, None, None, None, None)
+
+
+async def _rotate_in_session(session: AsyncSession, parameters: dict[str, Any]) -> Rotation:
+    """The rotation's three steps as three statements of the request's transaction (SQLite)."""
+    revoked = (await session.execute(_REVOKE_PRESENTED_TOKEN, parameters)).first()
+    if revoked is None:
+        return _NOTHING_ROTATED
     touched = (
-        await session.execute(
-            _TOUCH_LIVE_SESSION,
-            {"session_id": rotated.family_id, "idle_since": idle_since, "now": now},
-        )
+        await session.execute(_TOUCH_LIVE_SESSION, {**parameters, "session_id": revoked.family_id})
     ).first()
     if touched is None:
-        await _explain_dead_session(session, rotated.family_id, idle_since)
-    REFRESHES.labels("rotated").inc()
-    return await _issue_tokens(
-        session,
-        access_tokens,
-        user_id=touched.user_id,
-        session_id=rotated.family_id,
-        session_expires_at=touched.expires_at,
-        # A refresh is no new proof of identity: the session's auth_time and amr carry over.
-        auth_time=touched.auth_time,
-        amr=touched.amr.split(),
+        return Rotation(revoked.family_id, None, None, None, None)
+    await session.execute(
+        _INSERT_REFRESH_TOKEN,
+        {
+            "user_id": touched.user_id,
+            "token_hash": parameters["next_hash"],
+            "family_id": revoked.family_id,
+            "expires_at": touched.expires_at,
+            "created_at": parameters["now"],
+        },
+    )
+    return Rotation(
+        revoked.family_id, touched.user_id, touched.expires_at, touched.auth_time, touched.amr
     )
 
 

@@ -146,12 +146,13 @@ async def refresh(
     request: Request,
     response: Response,
     session: SessionDep,
+    database: NoTransactionDep,
     access_tokens: AccessTokensDep,
     settings: SettingsDep,
     client: ClientContextDep,
 ) -> TokenResponse:
     pair = await sessions.rotate_refresh_token(
-        session, access_tokens, settings, client, refresh_token=refresh_token
+        session, database, access_tokens, settings, client, refresh_token=refresh_token
     )
     return token_response(pair, request, response, settings)
 

@@ -27,6 +27,7 @@ class Database:
         self.engine = create_engine(settings)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
         self._on_asyncpg = self.engine.dialect.driver == "asyncpg"
+        self.is_postgresql = self.engine.dialect.name == "postgresql"
         self._driver_error: type[Exception] = self.engine.dialect.loaded_dbapi.Error
 
     async def fetch(self, read: FastRead[RowT], parameters: Mapping[str, Any]) -> list[RowT]:
@@ -40,6 +41,8 @@ class Database:
         """
         read = registered(read)
         if not self._on_asyncpg:
+            if read.writes:
+                raise TypeError(f"{read!r} writes: PostgreSQL (asyncpg) only")
             return read.rows(await self._fetch_through_sqlalchemy(read.statement, parameters))
         sql, _ = read.compiled(self.engine.dialect)
         arguments = read.arguments(self.engine.dialect, parameters)
@@ -67,6 +70,10 @@ class Database:
             if lost:
                 await greenlet_spawn(pooled.invalidate)  # never handed out again
             await greenlet_spawn(pooled.close)
+        if read.writes:
+            # Whether the statement committed before the connection went is unknown: it is
+            # not run a second time (a refresh token would be presented twice: reuse).
+            raise DBAPIError(sql, None, ConnectionError("connection lost")) from None
         # The connection was gone (the database restarted, say): read again through
         # SQLAlchemy, which reconnects.
         logger.warning("a pooled connection was lost; reading through a new one")

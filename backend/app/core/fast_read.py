@@ -19,6 +19,12 @@ and run it with ``await database.fetch(ARTICLES_PAGE, {"limit": 20, "offset": 0}
 returns ``list[ListedArticle]``. A read is compiled once per dialect; the registry keeps the
 reads few and known, and tests/core/test_fast_reads.py runs every registered read through both
 paths (asyncpg and SQLAlchemy) and compares the rows.
+
+**A statement that writes** (``writes=True``): PostgreSQL's data-modifying WITH queries return
+rows too, and one of them is atomic on its own: a write of several steps in one round trip, no
+BEGIN or COMMIT (refresh-token rotation, app.auth.sessions). PostgreSQL only (the caller keeps
+a path for SQLite), and never repeated: if the connection is lost, whether it committed is
+unknown, so the error reaches the caller (503) instead of a second execution.
 """
 
 from collections.abc import Iterable, Mapping, Sequence
@@ -36,7 +42,9 @@ class FastRead(Generic[RowT]):
 
     registry: ClassVar[dict[str, "FastRead[Any]"]] = {}
 
-    def __init__(self, name: str, statement: AnySelect, row_type: type[RowT]) -> None:
+    def __init__(
+        self, name: str, statement: AnySelect, row_type: type[RowT], *, writes: bool = False
+    ) -> None:
         fields: tuple[str, ...] = getattr(row_type, "_fields", ())
         if len(fields) != len(statement.selected_columns):
             raise TypeError(
@@ -48,6 +56,7 @@ class FastRead(Generic[RowT]):
         self.name = name
         self.statement = statement
         self.row_type = row_type
+        self.writes = writes
         self._compiled: dict[str, tuple[str, tuple[str, ...]]] = {}
         FastRead.registry[name] = self
 

@@ -10,11 +10,12 @@ from typing import Any, NamedTuple
 
 import httpx
 import pytest
-from sqlalchemy import Float, bindparam, func, select, text
+from sqlalchemy import Float, String, bindparam, func, select, text, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.util import greenlet_spawn
 
 from app.auth.models import User
+from app.core.clock import utcnow
 from app.core.database import Database
 from app.core.fast_read import FastRead
 from app.main import create_app
@@ -34,6 +35,21 @@ USER_BY_ID = FastRead(
     ),
     UserRow,
 )
+
+
+class Renamed(NamedTuple):
+    id: int
+
+
+# A writing statement (a data-modifying WITH): a user's name changed.
+_renamed = (
+    update(User)
+    .where(User.id == bindparam("user_id", type_=User.id.type))
+    .values(full_name=bindparam("full_name", type_=String), updated_at=bindparam("now"))
+    .returning(User.id)
+    .cte("renamed")
+)
+RENAME = FastRead("test.rename", select(_renamed.c.id), Renamed, writes=True)
 
 
 class Slept(NamedTuple):
@@ -100,6 +116,50 @@ async def test_a_read_that_times_out_is_not_repeated(database, monkeypatch):
     with pytest.raises(TimeoutError):
         await database.fetch(USER_BY_ID, {"user_id": 1})
     assert calls == 1
+
+
+@postgres_only
+async def test_a_writing_statement_runs_once_and_commits_on_its_own(database, make_user, session):
+    user = await make_user(full_name="Ada")
+
+    rows = await database.fetch(RENAME, _rename(user.id, "Grace"))
+
+    assert rows == [Renamed(user.id)]
+    assert await _full_name(database, user.id) == "Grace"
+
+
+@postgres_only
+async def test_a_writing_statement_is_not_repeated_when_its_connection_is_lost(database, make_user):
+    user = await make_user(full_name="Ada")
+    await database.fetch(USER_BY_ID, {"user_id": user.id})  # the pool's one connection
+    async with database.engine.connect() as connection:
+        backend_pid = (await connection.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+    await _terminate_backend(database, backend_pid)
+
+    with pytest.raises(DBAPIError):  # the app answers 503; the client may try again
+        await database.fetch(RENAME, _rename(user.id, "Grace"))
+
+    assert await _full_name(database, user.id) == "Ada"  # not run, let alone twice
+    assert await database.fetch(RENAME, _rename(user.id, "Grace")) == [Renamed(user.id)]
+
+
+@pytest.mark.skipif(ON_POSTGRES, reason="SQLite only: PostgreSQL runs writing statements")
+async def test_a_writing_statement_is_refused_off_postgresql(database, make_user):
+    user = await make_user(full_name="Ada")
+
+    with pytest.raises(TypeError, match="PostgreSQL"):
+        await database.fetch(RENAME, _rename(user.id, "Grace"))
+
+
+def _rename(user_id: int, full_name: str) -> dict[str, Any]:
+    return {"user_id": user_id, "full_name": full_name, "now": utcnow()}
+
+
+async def _full_name(database: Database, user_id: int) -> str | None:
+    async with database.engine.connect() as connection:
+        return (
+            await connection.execute(select(User.full_name).where(User.id == user_id))
+        ).scalar_one()
 
 
 async def _terminate_backend(database: Database, backend_pid: int) -> None:
