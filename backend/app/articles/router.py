@@ -12,7 +12,6 @@ from app.articles.dependencies import (
     EditableArticle,
 )
 from app.articles.schemas import (
-    ARTICLE_PAGE_JSON,
     ArticleCreate,
     ArticleJSON,
     ArticlePageJSON,
@@ -33,7 +32,7 @@ async def list_articles(
     _: ArticleReader, database: NoTransactionDep, page: PageParamsDep
 ) -> Response:
     # The hot read: no ORM session, no transaction (see service.list_articles), and the page
-    # sent from plain dicts (ARTICLE_PAGE_JSON).
+    # sent from plain dicts (json_response).
     articles, has_more = await service.list_articles(database, page)
     body: ArticlePageJSON = {
         "items": [_article_json(article) for article in articles],
@@ -41,7 +40,7 @@ async def list_articles(
         "offset": page.offset,
         "has_more": has_more,
     }
-    return json_response(ARTICLE_PAGE_JSON, body)
+    return json_response(body)
 
 
 def _article_json(article: ListedArticle) -> ArticleJSON:

@@ -1,10 +1,9 @@
 """Shapes of articles as the API shows and accepts them."""
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, TypedDict
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
-from typing_extensions import TypedDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from app.core.schemas import NO_NUL, StrictModel
 
@@ -40,10 +39,10 @@ class ArticleRead(BaseModel):
     updated_at: datetime
 
 
-# The list's page as plain dicts in ArticleRead's shape, serialized by one adapter: building an
-# ArticleRead and an AuthorRead per article cost more than the rest of the page in the app
-# (BENCHMARKS.md item 17). The dicts' keys come in the models' order, so the bytes are those
-# of Page[ArticleRead], which the route declares for the docs (tests/articles/test_articles.py
+# The list's page as plain dicts in ArticleRead's shape (json_response): building an ArticleRead
+# and an AuthorRead per article cost more than the rest of the page in the app (BENCHMARKS.md
+# item 17). The dicts' keys come in the models' order, so the bytes are those of
+# Page[ArticleRead], which the route declares for the docs (tests/articles/test_articles.py
 # ::test_a_page_is_sent_exactly_as_its_response_model_would_send_it).
 class AuthorJSON(TypedDict):
     id: int
@@ -64,6 +63,3 @@ class ArticlePageJSON(TypedDict):
     limit: int
     offset: int
     has_more: bool
-
-
-ARTICLE_PAGE_JSON = TypeAdapter(ArticlePageJSON)

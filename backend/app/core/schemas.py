@@ -1,16 +1,10 @@
 """Shapes every domain's requests share: strict bodies, text without NUL, names, emails."""
 
-from typing import Annotated, TypeVar
+from collections.abc import Mapping
+from typing import Annotated, Any
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    EmailStr,
-    Field,
-    TypeAdapter,
-)
+import orjson
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, EmailStr, Field
 from starlette.responses import Response
 
 from app.core.types import normalize_email
@@ -42,11 +36,10 @@ def model_response(model: BaseModel) -> Response:
     return Response(model.__pydantic_serializer__.to_json(model), media_type="application/json")
 
 
-T = TypeVar("T")
-
-
-def json_response(adapter: TypeAdapter[T], value: T) -> Response:
-    """Plain data sent through the adapter of its type, nothing validated or built on the way
-    (the data come from our own database, typed by its columns): for a page of many items,
-    where building a model per item costs more than the rest of the route."""
-    return Response(adapter.dump_json(value), media_type="application/json")
+def json_response(data: Mapping[str, Any]) -> Response:
+    """Plain data (dicts, lists, str, int, bool, None, aware datetimes) sent as JSON by orjson,
+    nothing validated or built on the way: for a page of many items, where a model per item
+    costs more than the rest of the route (GET /articles). orjson writes what pydantic writes
+    for the same values (compact, UTF-8, UTC as "Z", microseconds only when there are some) in
+    a third of the time; the route's test compares the bytes with its response model's."""
+    return Response(orjson.dumps(data, option=orjson.OPT_UTC_Z), media_type="application/json")

@@ -249,12 +249,18 @@ class TestListArticles:
     async def test_a_page_is_sent_exactly_as_its_response_model_would_send_it(
         self, client, session, make_user, auth_headers
     ):
-        # The page is serialized from plain dicts (ARTICLE_PAGE_JSON), not from models: its
-        # bytes must be those of Page[ArticleRead], the documented shape (field order, the
-        # timestamps' form with and without microseconds, a deleted author's null).
-        author = await make_user(roles=["editor"], full_name="Ada")
+        # The page is sent from plain dicts (json_response), not from models: its bytes must be
+        # those of Page[ArticleRead], the documented shape (field order, the timestamps' form
+        # with and without microseconds, a deleted author's null, the escaping of any text).
+        author = await make_user(roles=["editor"], full_name="Ada Lovelace-Byron ü 中文")
         await make_article(session, author, created_at=BASE_TIME)
-        await make_article(session, None, created_at=BASE_TIME + timedelta(microseconds=7))
+        await make_article(
+            session,
+            None,
+            title='Quotes " and \\ back-slash, </script>',
+            body="tab\t new line\n control \x01\x1f del \x7f é 😀 \u2028 \u2029",
+            created_at=BASE_TIME + timedelta(microseconds=7),
+        )
 
         response = await client.get("/articles", headers=await auth_headers(author))
 
@@ -262,7 +268,7 @@ class TestListArticles:
         assert response.content == page.model_dump_json().encode()
         assert [item.author for item in page.items] == [
             None,
-            AuthorRead(id=author.id, full_name="Ada"),
+            AuthorRead(id=author.id, full_name="Ada Lovelace-Byron ü 中文"),
         ]
 
     async def test_author_is_null_once_the_author_is_deleted(
