@@ -200,6 +200,29 @@ async def _issue_tokens(
             "expires_at": session_expires_at,
         },
     )
+    return _token_pair(
+        access_tokens,
+        refresh_token,
+        user_id=user_id,
+        session_id=session_id,
+        session_expires_at=session_expires_at,
+        auth_time=auth_time,
+        amr=amr,
+    )
+
+
+def _token_pair(
+    access_tokens: AccessTokenCodec,
+    refresh_token: str,
+    *,
+    user_id: int,
+    session_id: uuid.UUID,
+    session_expires_at: datetime,
+    auth_time: datetime,
+    amr: Sequence[str],
+) -> TokenPair:
+    """The pair handed to the client: a new access token for the session, and its refresh
+    token (already stored, as its hash)."""
     return TokenPair(
         access_token=access_tokens.issue(
             user_id, session_id=session_id, auth_time=auth_time, amr=amr
@@ -235,7 +258,7 @@ async def rotate_refresh_token(
         "now": now,
         "idle_since": idle_since,
     }
-    if database.is_postgresql:
+    if database.fetches_writes:
         rows = await database.fetch(ROTATE_REFRESH_TOKEN, parameters)
         rotation = rows[0] if rows else _NOTHING_ROTATED
     else:
@@ -247,17 +270,15 @@ async def rotate_refresh_token(
     assert rotation.expires_at is not None  # a touched session has them all
     assert rotation.auth_time is not None
     REFRESHES.labels("rotated").inc()
-    return TokenPair(
-        # A refresh is no new proof of identity: the session's auth_time and amr carry over.
-        access_token=access_tokens.issue(
-            rotation.user_id,
-            session_id=rotation.family_id,
-            auth_time=rotation.auth_time,
-            amr=(rotation.amr or "").split(),
-        ),
-        refresh_token=next_token,
-        expires_in=int(access_tokens.lifetime.total_seconds()),
+    return _token_pair(
+        access_tokens,
+        next_token,
+        user_id=rotation.user_id,
+        session_id=rotation.family_id,
         session_expires_at=rotation.expires_at,
+        # A refresh is no new proof of identity: the session's auth_time and amr carry over.
+        auth_time=rotation.auth_time,
+        amr=(rotation.amr or "").split(),
     )
 
 

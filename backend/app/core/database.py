@@ -27,7 +27,9 @@ class Database:
         self.engine = create_engine(settings)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
         self._on_asyncpg = self.engine.dialect.driver == "asyncpg"
-        self.is_postgresql = self.engine.dialect.name == "postgresql"
+        # Whether fetch runs a FastRead that writes (a data-modifying WITH): PostgreSQL, through
+        # asyncpg. Callers of one keep a path for when it does not (SQLite).
+        self.fetches_writes = self._on_asyncpg
         self._driver_error: type[Exception] = self.engine.dialect.loaded_dbapi.Error
 
     async def fetch(self, read: FastRead[RowT], parameters: Mapping[str, Any]) -> list[RowT]:
@@ -41,7 +43,7 @@ class Database:
         """
         read = registered(read)
         if not self._on_asyncpg:
-            if read.writes:
+            if read.writes:  # not self.fetches_writes
                 raise TypeError(f"{read!r} writes: PostgreSQL (asyncpg) only")
             return read.rows(await self._fetch_through_sqlalchemy(read.statement, parameters))
         sql, _ = read.compiled(self.engine.dialect)
