@@ -25,6 +25,7 @@ from app.auth.router import router as auth_router
 from app.auth.token_router import token_router as auth_token_router
 from app.authz.router import router as authz_router
 from app.authz.service import check_policy
+from app.core.client_address import ClientAddress
 from app.core.config import Settings, load_settings
 from app.core.database import Database
 from app.core.docs import install_docs
@@ -79,8 +80,9 @@ ROUTERS = (
 )
 
 
-# Matched first (app.core.routing): what every client, probe and session calls most.
-HOT_PATHS = ("/users/me", "/auth/refresh", "/health", "/articles")
+# Matched first (app.core.routing): what every client, probe and session calls most. The
+# cheapest first: a route ahead of another costs it a miss, a larger share of a cheap request.
+HOT_PATHS = ("/health", "/users/me", "/auth/refresh", "/articles")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -148,6 +150,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         key_ring = KeyRing(settings.jwt_algorithm, source)
     app.state.access_tokens = AccessTokenCodec(settings, key_ring)
     app.state.mailer = Mailer(settings)
+    app.state.client_address = ClientAddress(settings.trusted_proxies)
     app.state.rate_limiter = ClientRateLimiter(
         settings.auth_rate_limit, settings.rate_limit_storage_url
     )
@@ -177,7 +180,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         RequestContextMiddleware,
         max_body_bytes=settings.max_body_bytes,
-        trusted_proxies=settings.trusted_proxies,
+        client_address=app.state.client_address,
         hsts=settings.hsts_enabled,
     )
 

@@ -5,6 +5,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from app.core.app_state import client_ip_of
 from app.core.logging import request_id_var
 
 USER_AGENT_MAX = 256
@@ -20,8 +21,7 @@ class ClientContext:
 async def client_context(request: Request) -> ClientContext:
     user_agent = request.headers.get("user-agent")
     return ClientContext(
-        # Resolved once, by the middleware, with the trusted-proxy rules.
-        ip=getattr(request.state, "client_ip", None),
+        ip=client_ip_of(request),
         user_agent=user_agent[:USER_AGENT_MAX] if user_agent else None,
         request_id=request_id_var.get(),
     )

@@ -35,18 +35,16 @@ class RequestMetrics(Collector):
     """
 
     def __init__(self) -> None:
-        # Per (method, route): the count of each status, and the latency histogram: one
-        # count per bucket (not cumulative), then +Inf, then the sum.
-        self._series: dict[tuple[str, str], tuple[dict[int, int], list[float]]] = {}
+        # Per (method, route, status): one count per latency bucket (not cumulative), then
+        # +Inf, then the sum of the latencies. The request count is the buckets' total.
+        self._series: dict[tuple[str, str, int], list[float]] = {}
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
-        series = self._series.get((method, route))
+        series = self._series.get((method, route, status))
         if series is None:
-            series = self._series[method, route] = ({}, [0.0] * (len(LATENCY_BUCKETS) + 2))
-        counts, latency = series
-        counts[status] = counts.get(status, 0) + 1
-        latency[bisect_left(LATENCY_BUCKETS, seconds)] += 1
-        latency[-1] += seconds
+            series = self._series[method, route, status] = [0.0] * (len(LATENCY_BUCKETS) + 2)
+        series[bisect_left(LATENCY_BUCKETS, seconds)] += 1
+        series[-1] += seconds
 
     def collect(self) -> Iterator[Metric]:
         requests = CounterMetricFamily(
@@ -54,18 +52,20 @@ class RequestMetrics(Collector):
             "HTTP requests by route template and status.",
             labels=["method", "route", "status"],
         )
-        series = list(self._series.items())
-        for (method, route), (statuses, _) in series:
-            for status, count in list(statuses.items()):
-                requests.add_metric([method, route, str(status)], count)
+        # The histogram is by method and route: the statuses' series, added up.
+        by_route: dict[tuple[str, str], list[float]] = {}
+        for (method, route, status), series in list(self._series.items()):
+            counts = list(series)
+            requests.add_metric([method, route, str(status)], sum(counts[:-1]))
+            total = by_route.setdefault((method, route), [0.0] * len(counts))
+            total[:] = map(sum, zip(total, counts, strict=True))
         yield requests
         latency = HistogramMetricFamily(
             "http_request_duration_seconds",
             "HTTP request latency by route template.",
             labels=["method", "route"],
         )
-        for (method, route), (_, latencies) in series:
-            counts = list(latencies)
+        for (method, route), counts in by_route.items():
             cumulative = list(accumulate(counts[:-1]))
             buckets = [
                 (bound, cumulative[index])

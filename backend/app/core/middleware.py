@@ -11,19 +11,11 @@ from collections.abc import Sequence
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.core.client_address import ClientAddress, IPNetwork
+from app.core.client_address import ClientAddress
 from app.core.errors import InternalError, app_error_response
 from app.core.logging import request_id_var
 from app.core.metrics import HTTP_METRICS
-from app.core.request_checks import (
-    NOT_UTF8,
-    TOO_LARGE,
-    BodyLimit,
-    BodyLimitExceeded,
-    duplicate_parameter,
-    duplicate_query_parameter,
-    url_is_not_utf8,
-)
+from app.core.request_checks import TOO_LARGE, BodyLimit, BodyLimitExceeded, refusal
 from app.core.security_headers import SecurityHeaders, with_headers
 
 logger = logging.getLogger("app.request")
@@ -36,27 +28,27 @@ QUIET_ROUTES = frozenset({"/health", "/ready", "/metrics"})
 
 
 class RequestContextMiddleware:
-    """For every HTTP request: an id, the client's address, a size limit on the body, a
-    refusal of a URL that is not UTF-8 or repeats a query parameter, safe headers on the
-    response, a metric and a log line; and an unhandled exception turned into a logged 500 in
-    the project's error format (with those headers, which Starlette's own error page would
-    lack).
+    """For every HTTP request: an id, a size limit on the body, a refusal of a URL that is not
+    UTF-8 or repeats a query parameter, safe headers on the response, a metric and a log line;
+    and an unhandled exception turned into a logged 500 in the project's error format (with
+    those headers, which Starlette's own error page would lack).
 
     It runs on every request, so its per-request work is kept small: one pass over the request
-    headers, response headers added as prepared bytes, metric series looked up once per route.
+    headers, response headers added as prepared bytes, one metric series per route and status,
+    the client's address resolved only when something asks for it (app_state.client_ip_of).
     """
 
     def __init__(
         self,
         app: ASGIApp,
         *,
+        client_address: ClientAddress,
         max_body_bytes: int = 64 * 1024,
-        trusted_proxies: Sequence[IPNetwork] = (),
         hsts: bool = False,
     ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
-        self.client_address = ClientAddress(trusted_proxies)
+        self.client_address = client_address
         self.security_headers = SecurityHeaders(hsts=hsts)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -67,8 +59,6 @@ class RequestContextMiddleware:
         content_length, has_body, client_request_id = _read_request_headers(scope["headers"])
         request_id = client_request_id or _new_request_id()
         token = request_id_var.set(request_id)
-        state = scope.setdefault("state", {})
-        state["client_ip"] = self.client_address.of(scope)
         status = 500
         response_started = False
         forced, defaults = self.security_headers.for_path(scope["path"])
@@ -105,13 +95,8 @@ class RequestContextMiddleware:
         try:
             if content_length > self.max_body_bytes:
                 raise BodyLimitExceeded()
-            if url_is_not_utf8(scope):
-                await app_error_response(NOT_UTF8)(scope, receive, send_with_headers)
-                return
-            if (duplicate := duplicate_query_parameter(scope["query_string"])) is not None:
-                await app_error_response(duplicate_parameter(duplicate))(
-                    scope, receive, send_with_headers
-                )
+            if (refused := refusal(scope)) is not None:
+                await app_error_response(refused)(scope, receive, send_with_headers)
                 return
             await self.app(scope, app_receive, send_from_app)
         except BodyLimitExceeded:
@@ -146,7 +131,7 @@ class RequestContextMiddleware:
                     "status": status,
                     "duration_ms": round(duration * 1000, 2),
                     "user_id": state.get("user_id"),
-                    "client_ip": state.get("client_ip"),
+                    "client_ip": self.client_address.of(scope),
                 }
             },
         )

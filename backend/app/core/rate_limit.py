@@ -14,7 +14,7 @@ from limits.aio.strategies import MovingWindowRateLimiter
 from limits.errors import StorageError
 from limits.storage import storage_from_string
 
-from app.core.app_state import rate_limiter_of
+from app.core.app_state import client_ip_of, rate_limiter_of
 from app.core.errors import RateLimited, ServiceUnavailable
 
 logger = logging.getLogger("app.rate_limit")
@@ -84,6 +84,6 @@ def rate_limit(bucket: str) -> Any:
 
     async def check(request: Request) -> None:
         limiter = rate_limiter_of(request)
-        await limiter.check(bucket, getattr(request.state, "client_ip", None) or "unknown")
+        await limiter.check(bucket, client_ip_of(request))
 
     return Depends(check)

@@ -34,13 +34,25 @@ class BodyLimit:
         return message
 
 
-def url_is_not_utf8(scope: Scope) -> bool:
-    """Whether the path or query string decodes to something other than UTF-8 (the server
-    would otherwise replace the bad bytes with U+FFFD and let a mangled value through)."""
+def refusal(scope: Scope) -> AppError | None:
+    """Why the request's URL is refused before the app sees it, or None: a path or query
+    string that is not UTF-8, a query parameter sent twice."""
     path: bytes = scope.get("raw_path") or b""
     query: bytes = scope["query_string"]
+    if not query and path.isascii() and b"%" not in path:
+        return None  # almost every request: nothing to decode, no parameter to count
+    if _url_is_not_utf8(path, query):
+        return NOT_UTF8
+    if (duplicate := _duplicate_query_parameter(query)) is not None:
+        return _duplicate_parameter(duplicate)
+    return None
+
+
+def _url_is_not_utf8(path: bytes, query: bytes) -> bool:
+    """Whether the path or query string decodes to something other than UTF-8 (the server
+    would otherwise replace the bad bytes with U+FFFD and let a mangled value through)."""
     if path.isascii() and b"%" not in path and query.isascii() and b"%" not in query:
-        return False  # the usual case, checked without joining the two
+        return False
     # "?" keeps an escape cut short at the end of the path from joining the query's.
     url = path + b"?" + query
     try:
@@ -50,7 +62,7 @@ def url_is_not_utf8(scope: Scope) -> bool:
     return False
 
 
-def duplicate_query_parameter(query_string: bytes) -> str | None:
+def _duplicate_query_parameter(query_string: bytes) -> str | None:
     """The first query parameter sent twice, if any. Every parameter of the API is single:
     which copy would count is a guess, so the request is refused instead."""
     if not query_string:
@@ -63,6 +75,6 @@ def duplicate_query_parameter(query_string: bytes) -> str | None:
     return None
 
 
-def duplicate_parameter(name: str) -> RequestInvalid:
+def _duplicate_parameter(name: str) -> RequestInvalid:
     reason = f"The query parameter {name!r} is given more than once."
     return RequestInvalid.at(["query", name], reason, "duplicate_parameter")

@@ -3,6 +3,8 @@ of their own for the pages (the docs, the console), HSTS when asked for."""
 
 from collections.abc import Iterable
 
+HeaderList = list[tuple[bytes, bytes]]
+
 SECURITY_HEADERS = {
     "Cache-Control": "no-store",
     "X-Content-Type-Options": "nosniff",
@@ -48,18 +50,19 @@ class SecurityHeaders:
         self.page_defaults = _encoded(
             {name: value for name, value in defaults.items() if name != "Content-Security-Policy"}
         )
+        self._api: tuple[HeaderList, HeaderList] = ([], self.api_defaults)
 
-    def for_path(self, path: str) -> tuple[list[tuple[bytes, bytes]], list[tuple[bytes, bytes]]]:
+    def for_path(self, path: str) -> tuple[HeaderList, HeaderList]:
         """The headers forced on a response to this path, and the defaults it may override."""
         if not path.startswith(_PAGE_PREFIXES):
-            return [], self.api_defaults
+            return self._api
         page_csp = self.page_csps.get(_first_segment(path))
         if page_csp is None:
-            return [], self.api_defaults
+            return self._api
         return page_csp, self.page_defaults
 
 
-def _encoded(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
+def _encoded(headers: dict[str, str]) -> HeaderList:
     return [
         (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()
     ]
@@ -68,9 +71,9 @@ def _encoded(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
 def with_headers(
     headers: Iterable[tuple[bytes, bytes]],
     request_id: tuple[bytes, bytes],
-    forced: list[tuple[bytes, bytes]],
-    defaults: list[tuple[bytes, bytes]],
-) -> list[tuple[bytes, bytes]]:
+    forced: HeaderList,
+    defaults: HeaderList,
+) -> HeaderList:
     """The response headers with the request id and the forced ones in place of any of the
     same name, and each default added unless the response set that header itself."""
     headers = list(headers)
