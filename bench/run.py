@@ -5,7 +5,7 @@ and seeds it (10,000 users, 10,000 articles, Argon2 as shipped), serves py-auth 
 bench/reference_app.py with the same uvicorn flags, loads them with wrk one endpoint at a time,
 prints one table, writes bench/results/latest.json (and latest.md), and drops the database.
 
-    backend/.venv/bin/python bench/run.py            # the full run (about 7 minutes)
+    backend/.venv/bin/python bench/run.py            # the full run (about 15 minutes)
     backend/.venv/bin/python bench/run.py --quick    # a few seconds per row, for development
 
 Absolute req/s depend on the machine; the ratios, measured in one run, are what is judged.
