@@ -2,9 +2,8 @@
 
 ``create_app`` puts the settings, the database, the access-token codec, the password hasher,
 the sealer (encryption at rest), the client-address rules and the per-IP rate limiter on
-``app.state``; everything else
-reads them through these functions (and routes through the dependencies built on them), never
-``request.app.state`` by hand.
+``app.state``; everything else reads them through these functions (and routes through the
+dependencies built on them), never ``request.app.state`` by hand.
 """
 
 from typing import TYPE_CHECKING, Annotated, cast
