@@ -59,11 +59,11 @@ test: $(VENV)/.dev ## Run the suite (SQLite; TEST_DATABASE_URL=postgresql+asyncp
 	cd $(BACKEND) && .venv/bin/pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.dev ## ruff check, ruff format --check, mypy --strict, hadolint on the Dockerfile
-	cd $(BACKEND) && .venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy
+	cd $(BACKEND) && .venv/bin/ruff check . ../bench && .venv/bin/ruff format --check . ../bench && .venv/bin/mypy
 	$(BIN)/hadolint Dockerfile
 
 format: $(VENV)/.dev ## Apply ruff's fixes and formatting
-	cd $(BACKEND) && .venv/bin/ruff check --fix . && .venv/bin/ruff format .
+	cd $(BACKEND) && .venv/bin/ruff check --fix . ../bench && .venv/bin/ruff format . ../bench
 
 migrate: $(VENV)/.runtime $(BACKEND)/.env ## Apply the migrations to DATABASE_URL
 	cd $(BACKEND) && .venv/bin/alembic upgrade head

@@ -957,8 +957,9 @@ def server_environment(database_url: str, jwt_secret: str) -> dict[str, str]:
 
 
 def settings_from(env: dict[str, str]) -> Settings:
+    """The settings the servers will read from `env` (and from nothing else: no .env)."""
     values = {name: env[name.upper()] for name in Settings.model_fields if name.upper() in env}
-    return Settings(_env_file=None, **values)
+    return Settings.model_validate(values)
 
 
 # ---------------------------------------------------------------------------------------------
