@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 
-from app.auth.dependencies import get_current_user
+from app.auth.dependencies import current_user
 from app.auth.schemas import Principal
 from app.core.clock import utcnow
 from app.core.routing import literal_prefix_first
@@ -72,7 +72,7 @@ async def test_the_apps_dependency_overrides_apply(settings):
         roles=(),
         permissions=frozenset(),
     )
-    app.dependency_overrides[get_current_user] = lambda: somebody
+    app.dependency_overrides[current_user] = lambda: somebody
     transport = httpx.ASGITransport(app=app)
 
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:

@@ -72,9 +72,7 @@ async def _load_caller(request: Request, token: str | None) -> Principal:
     return principal
 
 
-async def get_current_user(
-    request: Request, token: Annotated[str | None, Depends(oauth2_scheme)]
-) -> Principal:
+async def get_current_user(request: Request, token: str | None) -> Principal:
     """The caller, loaded fresh from the database (one query): 401 unless the token is valid,
     its session is live and the user exists and is active. FastAPI runs this once per
     request, however many dependencies ask for it.
@@ -97,9 +95,7 @@ async def get_current_user(
     return principal
 
 
-async def get_enrolling_user(
-    request: Request, token: Annotated[str | None, Depends(oauth2_scheme)]
-) -> Principal:
+async def get_enrolling_user(request: Request, token: str | None) -> Principal:
     """The caller, as ``get_current_user`` loads them, whether or not they must still enroll
     a second factor: for the routes that enroll one (and reauthentication), which only a
     login may call (403 token_not_allowed for a token)."""
@@ -107,9 +103,6 @@ async def get_enrolling_user(
     if principal.credential != "session":
         await _refuse_token(request, principal)
     return principal
-
-
-EnrollingUser = Annotated[Principal, Depends(get_enrolling_user)]
 
 
 async def decode_access_token(access_tokens: AccessTokenCodec, token: str) -> AccessClaims:
@@ -125,7 +118,30 @@ async def decode_access_token(access_tokens: AccessTokenCodec, token: str) -> Ac
     return access_tokens.decode(token)
 
 
-CurrentUser = Annotated[Principal, Depends(get_current_user)]
+class CallerScheme(OAuth2PasswordBearer):
+    """The API's bearer scheme, and the dependency that loads the caller from its token.
+
+    One dependency, not a loader depending on the scheme: each dependency FastAPI resolves costs
+    every request that uses it, a twentieth of GET /users/me for this one (BENCHMARKS.md, item
+    22). As a security scheme it is what OpenAPI documents: the Authorize button of /docs logs
+    in through /auth/login, and its token is sent as "Authorization: Bearer ...".
+    """
+
+    def __init__(self, load: Callable[[Request, str | None], Awaitable[Principal]]) -> None:
+        super().__init__(
+            tokenUrl="/auth/login", scheme_name="OAuth2PasswordBearer", auto_error=False
+        )
+        self.load = load
+
+    # The scheme's call answers the token; this one, the caller loaded with it.
+    async def __call__(self, request: Request) -> Principal:  # type: ignore[override]
+        return await self.load(request, await super().__call__(request))
+
+
+current_user = CallerScheme(get_current_user)
+enrolling_user = CallerScheme(get_enrolling_user)
+CurrentUser = Annotated[Principal, Depends(current_user)]
+EnrollingUser = Annotated[Principal, Depends(enrolling_user)]
 
 
 async def get_interactive_user(user: CurrentUser, request: Request) -> Principal:
@@ -267,7 +283,7 @@ def require_recent_auth(max_age: int | None = None, *, enrolling: bool = False) 
     insufficient_user_authentication (RFC 9470), and POST /auth/reauthenticate gives a fresh
     token. A stolen access token cannot make the account-changing requests it guards.
     ``enrolling``: for the routes that a caller who must still enroll may use."""
-    caller = get_enrolling_user if enrolling else get_current_user
+    caller = enrolling_user if enrolling else current_user
 
     async def check(user: Annotated[Principal, Depends(caller)], request: Request) -> Principal:
         if user.credential != "session":
@@ -325,9 +341,7 @@ def route_requirements(dependant: Dependant) -> RouteRequirements:
         current = pending.pop()
         # A dependency that authenticates its caller another way too (introspection: a service
         # account's client credentials) says so with `authenticates`.
-        if current.call in (get_current_user, get_enrolling_user) or getattr(
-            current.call, "authenticates", False
-        ):
+        if isinstance(current.call, CallerScheme) or getattr(current.call, "authenticates", False):
             authenticated = True
         permissions.extend(getattr(current.call, "required_permissions", ()))
         ownership = getattr(current.call, "ownership", None) or ownership

@@ -1,5 +1,6 @@
 """The app's Database (engine, sessions, the fast read), and the session every request uses."""
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Annotated, Any
@@ -7,9 +8,10 @@ from typing import Annotated, Any
 import asyncpg
 from fastapi import Depends, Request
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.pool import PoolProxiedConnection
-from sqlalchemy.util import greenlet_spawn
+from sqlalchemy.util import await_only, greenlet_spawn
 
 from app.core.app_state import database_of
 from app.core.config import Settings
@@ -31,6 +33,8 @@ class Database:
         # asyncpg. Callers of one keep a path for when it does not (SQLite).
         self.fetches_writes = self._on_asyncpg
         self._driver_error: type[Exception] = self.engine.dialect.loaded_dbapi.Error
+        self._pool_timeout = settings.db_pool_timeout_seconds
+        self._fast_read_slots = asyncio.Semaphore(settings.db_pool_size + settings.db_max_overflow)
 
     async def fetch(self, read: FastRead[RowT], parameters: Mapping[str, Any]) -> list[RowT]:
         """The rows of a registered fast read (app.core.fast_read says when to use one),
@@ -48,11 +52,55 @@ class Database:
             return read.rows(await self._fetch_through_sqlalchemy(read.statement, parameters))
         sql, _ = read.compiled(self.engine.dialect)
         arguments = read.arguments(self.engine.dialect, parameters)
-        pooled = await self._checkout()
+        await self._take_fast_read_slot()
+        try:
+            rows = await greenlet_spawn(self._fetch_on_pooled_connection, sql, arguments)
+            if rows is not None:
+                return read.rows(rows)
+            if read.writes:
+                # Whether the statement committed before the connection went is unknown: it
+                # is not run a second time (a refresh token would be presented twice: reuse).
+                raise DBAPIError(sql, None, ConnectionError("connection lost")) from None
+            # The connection was gone (the database restarted, say): read again through
+            # SQLAlchemy, which reconnects.
+            logger.warning("a pooled connection was lost; reading through a new one")
+            return read.rows(await self._fetch_through_sqlalchemy(read.statement, parameters))
+        finally:
+            self._fast_read_slots.release()
+
+    async def _take_fast_read_slot(self) -> None:
+        """Wait here, not in SQLAlchemy's pool, when every connection is out.
+
+        SQLAlchemy's async pool waits for a connection through asyncio.wait_for, a task per
+        waiter: under load (more requests in flight than connections) that wait cost more than
+        the query (BENCHMARKS.md, item 22). As many slots as the pool has connections, so a
+        fast read that has one finds a connection free (unless sessions hold them: then it
+        waits in the pool as before). The wait is bounded as the pool's is: 503 after
+        DB_POOL_TIMEOUT_SECONDS.
+        """
+        if not self._fast_read_slots.locked():
+            await self._fast_read_slots.acquire()  # free: taken at once, no wait
+            return
+        try:
+            async with asyncio.timeout(self._pool_timeout):
+                await self._fast_read_slots.acquire()
+        except TimeoutError:
+            raise PoolTimeoutError(
+                f"no database connection free within {self._pool_timeout} s"
+            ) from None
+
+    def _fetch_on_pooled_connection(
+        self, sql: str, arguments: Sequence[Any]
+    ) -> Sequence[Sequence[Any]] | None:
+        """Check out, run on the asyncpg connection, return: in one greenlet, one hop between
+        asyncio and SQLAlchemy's pool where two (checkout, return) cost 4% of GET /users/me
+        (BENCHMARKS.md, item 22). The rows, or None if the connection was lost."""
+        pooled = self._checkout()
         driver: Any = pooled.driver_connection  # an asyncpg connection
         lost = False
         try:
-            return read.rows(await driver.fetch(sql, *arguments))
+            rows: Sequence[Sequence[Any]] = await_only(driver.fetch(sql, *arguments))
+            return rows
         except asyncpg.PostgresError as error:
             if not driver.is_closed():
                 # The database refused the statement (a statement timeout, say); the
@@ -70,20 +118,13 @@ class Database:
             raise
         finally:
             if lost:
-                await greenlet_spawn(pooled.invalidate)  # never handed out again
-            await greenlet_spawn(pooled.close)
-        if read.writes:
-            # Whether the statement committed before the connection went is unknown: it is
-            # not run a second time (a refresh token would be presented twice: reuse).
-            raise DBAPIError(sql, None, ConnectionError("connection lost")) from None
-        # The connection was gone (the database restarted, say): read again through
-        # SQLAlchemy, which reconnects.
-        logger.warning("a pooled connection was lost; reading through a new one")
-        return read.rows(await self._fetch_through_sqlalchemy(read.statement, parameters))
+                pooled.invalidate()  # never handed out again
+            pooled.close()
+        return None
 
-    async def _checkout(self) -> PoolProxiedConnection:
+    def _checkout(self) -> PoolProxiedConnection:
         try:
-            return await self.engine.raw_connection()
+            return self.engine.sync_engine.raw_connection()
         except self._driver_error as error:
             # A connection that could not be opened (the database starting up, or out of
             # connections), raised as SQLAlchemy raises it everywhere else.

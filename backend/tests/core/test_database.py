@@ -8,10 +8,12 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any, NamedTuple
 
+import asyncpg
 import httpx
 import pytest
 from sqlalchemy import Float, String, bindparam, func, select, text, update
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.util import greenlet_spawn
 
 from app.auth.models import User
@@ -102,8 +104,6 @@ async def test_a_pooled_connection_the_database_dropped_is_replaced_unseen(datab
 
 @postgres_only
 async def test_a_read_that_times_out_is_not_repeated(database, monkeypatch):
-    import asyncpg
-
     calls = 0
 
     async def no_answer(*_args: Any, **_kwargs: Any) -> Any:
@@ -116,6 +116,50 @@ async def test_a_read_that_times_out_is_not_repeated(database, monkeypatch):
     with pytest.raises(TimeoutError):
         await database.fetch(USER_BY_ID, {"user_id": 1})
     assert calls == 1
+
+
+@postgres_only
+async def test_a_read_that_failed_gives_its_connection_back(database, monkeypatch, make_user):
+    user = await make_user()
+
+    async def no_answer(*_args: Any, **_kwargs: Any) -> Any:
+        raise TimeoutError
+
+    monkeypatch.setattr(asyncpg.Connection, "fetch", no_answer)
+    with pytest.raises(TimeoutError):
+        await database.fetch(USER_BY_ID, {"user_id": user.id})
+    monkeypatch.undo()
+
+    # The pool's one connection (and its one fast-read slot): kept, this read would time out.
+    assert (await database.fetch(USER_BY_ID, {"user_id": user.id}))[0].id == user.id
+
+
+@postgres_only
+async def test_a_read_waits_for_a_connection_in_use(database, make_user):
+    user = await make_user()
+    sleeping = asyncio.create_task(database.fetch(SLEEP, {"seconds": 0.3}))
+    await asyncio.sleep(0.05)  # the pool's one connection is out
+
+    rows = await database.fetch(USER_BY_ID, {"user_id": user.id})
+
+    assert rows[0].id == user.id
+    assert sleeping.done()  # served once the sleeper gave the connection back
+
+
+@postgres_only
+async def test_a_read_waits_no_longer_than_the_pool_timeout(settings):
+    database = Database(
+        make_settings(settings.database_url, db_pool_size=1, db_pool_timeout_seconds=0.2)
+    )
+    try:
+        sleeping = asyncio.create_task(database.fetch(SLEEP, {"seconds": 1}))
+        await asyncio.sleep(0.05)
+
+        with pytest.raises(PoolTimeoutError):  # answered 503 (app.core.errors)
+            await database.fetch(USER_BY_ID, {"user_id": 1})
+        await sleeping
+    finally:
+        await database.dispose()
 
 
 @postgres_only
