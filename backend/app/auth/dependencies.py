@@ -53,7 +53,16 @@ SealerDep = Annotated[Sealer, Depends(get_sealer)]
 PasswordHasherDep = Annotated[PasswordHasher, Depends(get_password_hasher)]
 
 
+_CALLER_KEY = "py_auth.caller"
+
+
 async def _load_caller(request: Request, token: str | None) -> Principal:
+    # Once per request, whichever of the route's caller dependencies asks first (its
+    # permission check and, say, a step-up check are dependencies of their own). Kept in the
+    # request's scope, which no other request shares (its "state" is the lifespan's, copied).
+    loaded: Principal | None = request.scope.get(_CALLER_KEY)
+    if loaded is not None:
+        return loaded
     if not token:
         raise NotAuthenticated()
     # The codec from the app's state, not a dependency of its own: one layer less for FastAPI
@@ -68,6 +77,7 @@ async def _load_caller(request: Request, token: str | None) -> Principal:
         principal = await load_principal(database, claims.user_id, claims.session_id, claims=claims)
     if principal is None or not principal.is_active:
         raise InvalidToken("The access token is no longer valid.")
+    request.scope[_CALLER_KEY] = principal
     request.state.user_id = principal.id  # for the request log line
     return principal
 
@@ -119,27 +129,35 @@ async def decode_access_token(access_tokens: AccessTokenCodec, token: str) -> Ac
 
 
 class CallerScheme(OAuth2PasswordBearer):
-    """The API's bearer scheme, and the dependency that loads the caller from its token.
+    """The API's bearer scheme, and the dependency that loads the caller from its token and
+    checks their permissions.
 
-    One dependency, not a loader depending on the scheme: each dependency FastAPI resolves costs
-    every request that uses it, a twentieth of GET /users/me for this one (BENCHMARKS.md, item
-    22). As a security scheme it is what OpenAPI documents: the Authorize button of /docs logs
-    in through /auth/login, and its token is sent as "Authorization: Bearer ...".
+    One dependency, not a check depending on a loader depending on the scheme: each dependency
+    FastAPI resolves costs every request that uses it, a twentieth of GET /users/me for each
+    (BENCHMARKS.md, item 22). As a security scheme it is what OpenAPI documents: the Authorize
+    button of /docs logs in through /auth/login, and its token is sent as "Authorization:
+    Bearer ...". ``required_permissions`` is read by route_requirements (the OpenAPI document,
+    the policy, the deny-by-default test).
     """
 
-    def __init__(self, load: Callable[[Request, str | None], Awaitable[Principal]]) -> None:
+    def __init__(self, *, enrolling: bool = False, permissions: tuple[str, ...] = ()) -> None:
         super().__init__(
             tokenUrl="/auth/login", scheme_name="OAuth2PasswordBearer", auto_error=False
         )
-        self.load = load
+        self.load = get_enrolling_user if enrolling else get_current_user
+        self.required_permissions = permissions
 
-    # The scheme's call answers the token; this one, the caller loaded with it.
+    # The scheme's own call answers the token; this one, the caller loaded with it.
     async def __call__(self, request: Request) -> Principal:  # type: ignore[override]
-        return await self.load(request, await super().__call__(request))
+        user = await self.load(request, await super().__call__(request))
+        if missing := missing_permissions(self.required_permissions, user.permissions):
+            await _record_denial(request, user, missing)
+            raise PermissionDenied(f"Missing permission: {', '.join(missing)}.", missing=missing)
+        return user
 
 
-current_user = CallerScheme(get_current_user)
-enrolling_user = CallerScheme(get_enrolling_user)
+current_user = CallerScheme()
+enrolling_user = CallerScheme(enrolling=True)
 CurrentUser = Annotated[Principal, Depends(current_user)]
 EnrollingUser = Annotated[Principal, Depends(enrolling_user)]
 
@@ -171,17 +189,6 @@ async def _refuse_token(request: Request, user: Principal) -> NoReturn:
 
 InteractiveUser = Annotated[Principal, Depends(get_interactive_user)]
 
-PrincipalCheck = Callable[..., Awaitable[Principal]]
-
-
-def _mark(
-    check: PrincipalCheck, *, permissions: tuple[str, ...] = (), roles: tuple[str, ...] = ()
-) -> Any:
-    # Read by the OpenAPI annotator and by the deny-by-default test.
-    check.required_permissions = permissions  # type: ignore[attr-defined]
-    check.required_roles = roles  # type: ignore[attr-defined]
-    return Depends(check)
-
 
 @dataclass(frozen=True, slots=True)
 class Ownership:
@@ -199,14 +206,7 @@ def missing_permissions(required: Iterable[str], held: frozenset[str]) -> list[s
 
 def require_permission(*names: str) -> Any:
     """Depends on a caller who holds every one of these permissions, else 403 (audited)."""
-
-    async def check(user: CurrentUser, request: Request) -> Principal:
-        if missing := missing_permissions(names, user.permissions):
-            await _record_denial(request, user, missing)
-            raise PermissionDenied(f"Missing permission: {', '.join(missing)}.", missing=missing)
-        return user
-
-    return _mark(check, permissions=names)
+    return Depends(CallerScheme(permissions=names))
 
 
 def owned_or_any(
@@ -315,7 +315,7 @@ def require_role(*names: str) -> Any:
             raise PermissionDenied(f"Missing role: {', '.join(missing)}.", missing_roles=missing)
         return user
 
-    return _mark(check, roles=names)
+    return Depends(check)
 
 
 @dataclass(frozen=True, slots=True)
