@@ -7,19 +7,27 @@ table, while one row more than the page costs nothing. A list fetches
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Annotated, Generic, TypeVar
 
-from fastapi import Depends, Query
-from pydantic import BaseModel, Field
+from fastapi import Query
+from pydantic import BaseModel, ConfigDict, Field
 
 MAX_OFFSET = 1_000_000_000
 
 
-@dataclass(frozen=True, slots=True)
-class PageParams:
-    limit: int
-    offset: int
+class PageParams(BaseModel):
+    """A page of a list, from the query string (``?limit=20&offset=40``).
+
+    A query model, not a dependency: FastAPI validates it with the route's own parameters,
+    where each dependency it resolves costs every request (a twentieth of GET /articles,
+    BENCHMARKS.md item 22). A list with filters extends it (UsersQuery, AuditQuery): FastAPI
+    reads one model from a route's query string.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    limit: int = Field(default=20, ge=1, le=100, description="Items per page.")
+    offset: int = Field(default=0, ge=0, le=MAX_OFFSET, description="Items to skip.")
 
     @property
     def fetch_limit(self) -> int:
@@ -27,14 +35,7 @@ class PageParams:
         return self.limit + 1
 
 
-async def page_params(
-    limit: Annotated[int, Query(ge=1, le=100, description="Items per page.")] = 20,
-    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Items to skip.")] = 0,
-) -> PageParams:
-    return PageParams(limit=limit, offset=offset)
-
-
-PageParamsDep = Annotated[PageParams, Depends(page_params)]
+PageParamsDep = Annotated[PageParams, Query()]
 
 
 RowT = TypeVar("RowT")

@@ -24,9 +24,9 @@ from app.core.app_state import SettingsDep
 from app.core.context import ClientContextDep
 from app.core.database import SessionDep
 from app.core.errors import error_responses
-from app.core.pagination import Page, PageParamsDep
+from app.core.pagination import Page
 from app.core.rate_limit import rate_limit
-from app.core.schemas import NO_NUL, model_response
+from app.core.schemas import model_response
 from app.core.types import IdPath
 from app.users import account_actions, invitations, service
 from app.users.dependencies import (
@@ -42,7 +42,7 @@ from app.users.schemas import (
     MeRead,
     MeUpdate,
     UserCreate,
-    UsersFilter,
+    UsersQuery,
     UserUpdate,
 )
 
@@ -178,28 +178,15 @@ async def invite_user(
 async def list_users(
     reader: UserReader,
     session: SessionDep,
-    page: PageParamsDep,
     client: ClientContextDep,
-    email: Annotated[
-        str | None,
-        Query(
-            max_length=320,
-            pattern=NO_NUL,
-            description="Email substring; needs `read_user_private` (else 403).",
-        ),
-    ] = None,
-    role: Annotated[
-        str | None, Query(max_length=64, pattern=NO_NUL, description="Role name.")
-    ] = None,
+    query: Annotated[UsersQuery, Query()],
 ) -> Page[UserRead]:
     """The user directory. Emails are shown only to callers holding `read_user_private`."""
-    users, has_more = await service.list_users(
-        session, client, UsersFilter(email=email, role=role), page, viewer=reader
-    )
+    users, has_more = await service.list_users(session, client, query.filter, query, viewer=reader)
     return Page[UserRead](
         items=[UserRead.for_viewer(user, reader) for user in users],
-        limit=page.limit,
-        offset=page.offset,
+        limit=query.limit,
+        offset=query.offset,
         has_more=has_more,
     )
 

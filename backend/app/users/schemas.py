@@ -3,7 +3,8 @@
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.auth.schemas import Password, Principal, UserRead
-from app.core.schemas import Email, FullName, StrictModel
+from app.core.pagination import PageParams
+from app.core.schemas import NO_NUL, Email, FullName, StrictModel
 from app.roles.schemas import RoleName
 
 
@@ -68,3 +69,19 @@ class UsersFilter(BaseModel):
 
     email: str | None = None
     role: str | None = None
+
+
+class UsersQuery(PageParams):
+    """GET /users's query string: a page and its filters."""
+
+    email: str | None = Field(
+        default=None,
+        max_length=320,
+        pattern=NO_NUL,
+        description="Email substring; needs `read_user_private` (else 403).",
+    )
+    role: str | None = Field(default=None, max_length=64, pattern=NO_NUL, description="Role name.")
+
+    @property
+    def filter(self) -> UsersFilter:
+        return UsersFilter(email=self.email, role=self.role)
