@@ -39,21 +39,29 @@ class Postbox:
         """Compose and deliver after the response: the request itself does the same work
         whether or not it sends mail (a forgot-password request for an unknown address must
         not answer faster than one for a known address)."""
-        self._background.add_task(self._compose_and_deliver, template, to, values)
+        sender = self._settings.mail_from
+        self._background.add_task(_compose_and_deliver, self._mailer, sender, template, to, values)
 
     def rehearse(self, template: str, to: str, **values: str) -> None:
         """Do the work of a mail without sending it (composed and encoded, then dropped): for
         a request that must cost what a mailing one costs, such as a reset requested for an
         address without an account. Only the delivery's own I/O is left unmatched."""
-        self._background.add_task(self._compose_and_drop, template, to, values)
+        sender = self._settings.mail_from
+        self._background.add_task(_compose_and_drop, self._mailer, sender, template, to, values)
 
-    async def _compose_and_drop(self, template: str, to: str, values: dict[str, str]) -> None:
-        message = compose(template, to=to, sender=self._settings.mail_from, **values)
-        await self._mailer.rehearse(message)
 
-    async def _compose_and_deliver(self, template: str, to: str, values: dict[str, str]) -> None:
-        message = compose(template, to=to, sender=self._settings.mail_from, **values)
-        await self._mailer.deliver(message)
+# Functions, not methods of the Postbox: a task holding its postbox, which holds the task list,
+# would be a cycle left to the garbage collector after every mail.
+async def _compose_and_drop(
+    mailer: Mailer, sender: str, template: str, to: str, values: dict[str, str]
+) -> None:
+    await mailer.rehearse(compose(template, to=to, sender=sender, **values))
+
+
+async def _compose_and_deliver(
+    mailer: Mailer, sender: str, template: str, to: str, values: dict[str, str]
+) -> None:
+    await mailer.deliver(compose(template, to=to, sender=sender, **values))
 
 
 async def get_postbox(request: Request, background: BackgroundTasks, mailer: MailerDep) -> Postbox:

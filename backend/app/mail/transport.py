@@ -9,12 +9,13 @@ import secrets
 import ssl
 from datetime import UTC, datetime
 from email.message import EmailMessage
-from email.policy import SMTP
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import aiosmtplib
+
+from app.mail.compose import SMTP_POLICY
 
 # Bounds connecting and each SMTP command: a server that hangs fails the attempt instead.
 SMTP_TIMEOUT_SECONDS = 10.0
@@ -74,7 +75,7 @@ class FileTransport:
         self.folder = folder
 
     async def send(self, message: EmailMessage) -> None:
-        await asyncio.to_thread(self._write, message.as_bytes(policy=SMTP))
+        await asyncio.to_thread(self._write, message.as_bytes(policy=SMTP_POLICY))
 
     def _write(self, data: bytes) -> None:
         self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)

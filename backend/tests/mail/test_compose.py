@@ -43,6 +43,19 @@ def test_each_template_makes_a_message_with_its_values(template):
     assert "$" not in text
 
 
+def test_messages_share_their_header_classes():
+    first = compose(
+        "reset_password", to="ann@example.com", sender=SENDER, **VALUES["reset_password"]
+    )
+    second = compose(
+        "reset_password", to="bob@example.com", sender=SENDER, **VALUES["reset_password"]
+    )
+
+    # The standard registry makes a new class per header of each message: cyclic garbage.
+    for name in ("Subject", "From", "To", "Date", "Message-ID", TEMPLATE_HEADER):
+        assert type(first[name]) is type(second[name]), name
+
+
 def test_the_date_is_the_apps_clock(clock):
     clock.advance(days=-3)
 
