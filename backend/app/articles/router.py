@@ -1,7 +1,7 @@
 """/articles: CRUD, each action gated by its own permission; editing and deleting apply to
 the caller's own articles unless they hold the *_any_* permission."""
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Request, Response, status
 
 from app.articles import service
 from app.articles.dependencies import (
@@ -19,7 +19,8 @@ from app.articles.schemas import (
     ArticleUpdate,
 )
 from app.articles.service import ListedArticle
-from app.core.database import NoTransactionDep, SessionDep
+from app.core.app_state import database_of
+from app.core.database import SessionDep
 from app.core.errors import error_responses
 from app.core.pagination import Page, PageParamsDep
 from app.core.schemas import json_response
@@ -28,12 +29,10 @@ router = APIRouter(prefix="/articles", tags=["articles"])
 
 
 @router.get("", response_model=Page[ArticleRead])
-async def list_articles(
-    _: ArticleReader, database: NoTransactionDep, page: PageParamsDep
-) -> Response:
+async def list_articles(_: ArticleReader, request: Request, page: PageParamsDep) -> Response:
     # The hot read: no ORM session, no transaction (see service.list_articles), and the page
     # sent from plain dicts (json_response).
-    articles, has_more = await service.list_articles(database, page)
+    articles, has_more = await service.list_articles(database_of(request), page)
     body: ArticlePageJSON = {
         "items": [_article_json(article) for article in articles],
         "limit": page.limit,

@@ -39,9 +39,9 @@ from app.auth.schemas import (
     SessionRead,
     UserRead,
 )
-from app.core.app_state import SettingsDep
+from app.core.app_state import SettingsDep, database_of
 from app.core.context import ClientContextDep
-from app.core.database import NoTransactionDep, SessionDep
+from app.core.database import SessionDep
 from app.core.errors import RequestInvalid, error_responses
 from app.core.rate_limit import rate_limit
 
@@ -208,7 +208,7 @@ async def reauthenticate(
     body: ReauthenticateRequest,
     caller: EnrollingUser,
     session: SessionDep,
-    database: NoTransactionDep,
+    request: Request,
     hasher: PasswordHasherDep,
     sealer: SealerDep,
     access_tokens: AccessTokensDep,
@@ -220,7 +220,7 @@ async def reauthenticate(
     `insufficient_user_authentication`): a fresh access token in the same session."""
     token = await login_flow.reauthenticate(
         session,
-        database,
+        database_of(request),
         hasher,
         sealer,
         access_tokens,

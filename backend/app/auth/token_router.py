@@ -36,9 +36,9 @@ from app.auth.schemas import (
     MfaVerifyRequest,
     TokenResponse,
 )
-from app.core.app_state import SettingsDep
+from app.core.app_state import SettingsDep, database_of
 from app.core.context import ClientContextDep
-from app.core.database import NoTransactionDep, SessionDep
+from app.core.database import SessionDep
 from app.core.errors import error_responses
 from app.core.rate_limit import rate_limit
 
@@ -68,7 +68,6 @@ async def login(
     request: Request,
     response: Response,
     session: SessionDep,
-    database: NoTransactionDep,
     hasher: PasswordHasherDep,
     access_tokens: AccessTokensDep,
     settings: SettingsDep,
@@ -78,6 +77,7 @@ async def login(
     `grant_type=client_credentials`: a service account, authenticated with HTTP Basic
     (client_secret_basic) or client_id and client_secret in the form (client_secret_post); an
     access token only, no refresh token (401 invalid_client on bad credentials)."""
+    database = database_of(request)
     if form.grant_type == CLIENT_CREDENTIALS_GRANT:
         credentials = client_credentials(request, form)
         issued = await client_credentials_flow.grant(
@@ -146,13 +146,17 @@ async def refresh(
     request: Request,
     response: Response,
     session: SessionDep,
-    database: NoTransactionDep,
     access_tokens: AccessTokensDep,
     settings: SettingsDep,
     client: ClientContextDep,
 ) -> TokenResponse:
     pair = await sessions.rotate_refresh_token(
-        session, database, access_tokens, settings, client, refresh_token=refresh_token
+        session,
+        database_of(request),
+        access_tokens,
+        settings,
+        client,
+        refresh_token=refresh_token,
     )
     return token_response(pair, request, response, settings)
 
@@ -181,8 +185,8 @@ async def revoke(
 async def introspect(
     _caller: Annotated[int, Depends(introspecting_caller)],
     token: Annotated[str, Form(min_length=1, max_length=REVOCABLE_TOKEN_MAX_LENGTH)],
+    request: Request,
     response: Response,
-    database: NoTransactionDep,
     access_tokens: AccessTokensDep,
     settings: SettingsDep,
     token_type_hint: Annotated[str | None, Form(max_length=64)] = None,
@@ -192,4 +196,6 @@ async def introspect(
     live now, with its claims; `{"active": false}` for anything else. `token_type_hint` is
     accepted and not needed."""
     response.headers["Cache-Control"] = "no-store"
-    return await introspection.introspect(database, access_tokens, settings, token=token)
+    return await introspection.introspect(
+        database_of(request), access_tokens, settings, token=token
+    )

@@ -155,15 +155,6 @@ class Database:
         await self.engine.dispose()
 
 
-async def get_database(request: Request) -> Database:
-    """The app's Database, outside the request's transaction: for fast reads
-    (Database.fetch) and for the rare write that must commit on its own."""
-    return database_of(request)
-
-
-NoTransactionDep = Annotated[Database, Depends(get_database)]
-
-
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """One session, one transaction per request: committed on success, rolled back on error.
 
