@@ -19,14 +19,7 @@ async def list_audit_events(
     session: SessionDep,
     query: Annotated[AuditQuery, Query()],
 ) -> Page[AuditEventRead]:
-    events, has_more = await service.list_events(
-        session,
-        query,
-        event=query.event,
-        user_id=query.user_id,
-        since=query.since,
-        until=query.until,
-    )
+    events, has_more = await service.list_events(session, query)
     return Page[AuditEventRead](
         items=[AuditEventRead.model_validate(item) for item in events],
         limit=query.limit,

@@ -5,39 +5,32 @@ from datetime import UTC, datetime
 from sqlalchemy import ColumnElement, delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.audit.schemas import AuditQuery
 from app.audit_log.models import AuditEvent
-from app.core.pagination import PageParams, page_of
+from app.core.pagination import page_of
 
 
-async def list_events(
-    session: AsyncSession,
-    page: PageParams,
-    *,
-    event: str | None = None,
-    user_id: int | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-) -> tuple[list[AuditEvent], bool]:
+async def list_events(session: AsyncSession, query: AuditQuery) -> tuple[list[AuditEvent], bool]:
     """A page of events, newest first, and whether more follow."""
     conditions: list[ColumnElement[bool]] = []
-    if event:
-        conditions.append(AuditEvent.event == event)
-    if user_id is not None:
+    if query.event:
+        conditions.append(AuditEvent.event == query.event)
+    if (user_id := query.user_id) is not None:
         conditions.append(
             or_(AuditEvent.actor_user_id == user_id, AuditEvent.subject_user_id == user_id)
         )
-    if since is not None:
-        conditions.append(AuditEvent.occurred_at >= _as_utc(since))
-    if until is not None:
-        conditions.append(AuditEvent.occurred_at < _as_utc(until))
+    if query.since is not None:
+        conditions.append(AuditEvent.occurred_at >= _as_utc(query.since))
+    if query.until is not None:
+        conditions.append(AuditEvent.occurred_at < _as_utc(query.until))
     events = await session.scalars(
         select(AuditEvent)
         .where(*conditions)
         .order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc())
-        .limit(page.fetch_limit)
-        .offset(page.offset)
+        .limit(query.fetch_limit)
+        .offset(query.offset)
     )
-    return page_of(events.all(), page)
+    return page_of(events.all(), query)
 
 
 def _as_utc(moment: datetime) -> datetime:

@@ -182,7 +182,7 @@ async def list_users(
     query: Annotated[UsersQuery, Query()],
 ) -> Page[UserRead]:
     """The user directory. Emails are shown only to callers holding `read_user_private`."""
-    users, has_more = await service.list_users(session, client, query.filter, query, viewer=reader)
+    users, has_more = await service.list_users(session, client, query, viewer=reader)
     return Page[UserRead](
         items=[UserRead.for_viewer(user, reader) for user in users],
         limit=query.limit,

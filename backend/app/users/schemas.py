@@ -1,6 +1,6 @@
 """Shapes of users as the API shows and accepts them."""
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from app.auth.schemas import Password, Principal, UserRead
 from app.core.pagination import PageParams
@@ -64,13 +64,6 @@ class UserUpdate(StrictModel):
     roles: list[RoleName] | None = Field(default=None, max_length=50, description="Role names.")
 
 
-class UsersFilter(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    email: str | None = None
-    role: str | None = None
-
-
 class UsersQuery(PageParams):
     """GET /users's query string: a page and its filters."""
 
@@ -81,7 +74,3 @@ class UsersQuery(PageParams):
         description="Email substring; needs `read_user_private` (else 403).",
     )
     role: str | None = Field(default=None, max_length=64, pattern=NO_NUL, description="Role name.")
-
-    @property
-    def filter(self) -> UsersFilter:
-        return UsersFilter(email=self.email, role=self.role)

@@ -23,7 +23,7 @@ from app.auth.schemas import Principal
 from app.auth.session_ends import revoke_all_sessions
 from app.core.config import Settings
 from app.core.context import ClientContext
-from app.core.pagination import PageParams, page_of
+from app.core.pagination import page_of
 from app.core.security import PasswordHasher
 from app.core.types import normalize_email
 from app.users.exceptions import (
@@ -34,7 +34,7 @@ from app.users.exceptions import (
     UnknownRole,
     UserNotFound,
 )
-from app.users.schemas import UserCreate, UsersFilter, UserUpdate
+from app.users.schemas import UserCreate, UsersQuery, UserUpdate
 
 ADMIN_ROLE = "admin"
 
@@ -51,17 +51,12 @@ async def get_user(session: AsyncSession, user_id: int) -> User:
 
 
 async def list_users(
-    session: AsyncSession,
-    client: ClientContext,
-    filters: UsersFilter,
-    page: PageParams,
-    *,
-    viewer: Principal,
+    session: AsyncSession, client: ClientContext, query: UsersQuery, *, viewer: Principal
 ) -> tuple[list[User], bool]:
     """A page of users, newest first, and whether more follow. Filtering by email needs the
     right to see emails (else the filter would tell which addresses have accounts)."""
     conditions: list[ColumnElement[bool]] = []
-    if filters.email:
+    if query.email:
         if Perm.READ_USER_PRIVATE not in viewer.permissions:
             await audit_log.record_denial(
                 session,
@@ -72,19 +67,19 @@ async def list_users(
             )
             raise PrivateFilterDenied()
         # Emails are stored normalized; escape LIKE wildcards so the filter is a substring.
-        needle = normalize_email(filters.email)
+        needle = normalize_email(query.email)
         escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         conditions.append(User.email.like(f"%{escaped}%", escape="\\"))
-    if filters.role:
-        conditions.append(User.roles.any(Role.name == filters.role))
+    if query.role:
+        conditions.append(User.roles.any(Role.name == query.role))
     users = await session.scalars(
         _users_query()
         .where(*conditions)
         .order_by(User.created_at.desc(), User.id.desc())
-        .limit(page.fetch_limit)
-        .offset(page.offset)
+        .limit(query.fetch_limit)
+        .offset(query.offset)
     )
-    return page_of(users.all(), page)
+    return page_of(users.all(), query)
 
 
 async def update_profile(session: AsyncSession, user_id: int, *, full_name: str | None) -> User:
