@@ -84,8 +84,9 @@ async def _load_caller(request: Request, token: str | None) -> Principal:
 
 async def get_current_user(request: Request, token: str | None) -> Principal:
     """The caller, loaded fresh from the database (one query): 401 unless the token is valid,
-    its session is live and the user exists and is active. FastAPI runs this once per
-    request, however many dependencies ask for it.
+    its session is live and the user exists and is active. Its dependency is ``CurrentUser``;
+    the caller is loaded once per request (``_load_caller``), however many of the route's
+    dependencies ask for it.
 
     The query runs outside the request's transaction (Database.fetch): a request that only
     needs the caller (GET /users/me) costs one round trip, no BEGIN, no COMMIT.
@@ -144,12 +145,12 @@ class CallerScheme(OAuth2PasswordBearer):
         super().__init__(
             tokenUrl="/auth/login", scheme_name="OAuth2PasswordBearer", auto_error=False
         )
-        self.load = get_enrolling_user if enrolling else get_current_user
+        self._load = get_enrolling_user if enrolling else get_current_user
         self.required_permissions = permissions
 
     # The scheme's own call answers the token; this one, the caller loaded with it.
     async def __call__(self, request: Request) -> Principal:  # type: ignore[override]
-        user = await self.load(request, await super().__call__(request))
+        user = await self._load(request, await super().__call__(request))
         if missing := missing_permissions(self.required_permissions, user.permissions):
             await _record_denial(request, user, missing)
             raise PermissionDenied(f"Missing permission: {', '.join(missing)}.", missing=missing)
